@@ -1,0 +1,512 @@
+//! Configuration in two stages: a raw document (steward.toml overlaid with `STEWARD_SECTION__KEY`
+//! environment overrides, unknown keys rejected by path) resolved into typed settings with
+//! defaults. Secrets are only ever named by environment variable and wrapped so they never print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+use steward_tools::QueryLimits;
+
+/// Environment variable holding the storage (and default warehouse) Postgres URL.
+pub const DEFAULT_DATABASE_URL_ENV: &str = "STEWARD_DATABASE_URL";
+/// Largest row cap a configuration may allow per call.
+pub const HARD_MAX_ROWS: usize = 50_000;
+/// Largest byte cap a configuration may allow per call.
+pub const HARD_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("{var} is not a valid Postgres URL (the value is not shown because it may hold a password)")]
+    BadDatabaseUrl { var: String },
+    #[error("{key}: {message}")]
+    Value { key: String, message: String },
+}
+
+/// A secret value read from the environment; Debug and Display never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+// ---------- raw stage: exactly what the file and environment say ----------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    storage: Option<RawStorage>,
+    warehouse: Option<RawWarehouse>,
+    server: Option<RawServer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    database_url_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarehouse {
+    kind: Option<WarehouseKind>,
+    database_url_env: Option<String>,
+    default_rows: Option<usize>,
+    max_rows: Option<usize>,
+    max_bytes: Option<usize>,
+    statement_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    allowed_hosts: Option<Vec<String>>,
+    stdio_principal: Option<String>,
+    stdio_groups: Option<Vec<String>>,
+    tokens: Option<Vec<RawToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    principal: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    sha256: String,
+}
+
+/// Warehouse backends Steward can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarehouseKind {
+    Postgres,
+}
+
+// ---------- resolved stage: what the program uses ----------
+
+/// A Postgres connection named by the environment variable that holds its URL.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url_env: String,
+    /// None when the variable is unset: the backend is "not configured".
+    pub url: Option<Secret>,
+}
+
+impl DatabaseSettings {
+    /// Connection options, checked at resolve time so this cannot fail later.
+    pub fn connect_options(&self) -> Option<PgConnectOptions> {
+        self.url
+            .as_ref()
+            .and_then(|url| PgConnectOptions::from_str(url.expose()).ok())
+    }
+
+    /// host:port/database, for messages (never user or password).
+    pub fn display_target(&self) -> String {
+        match self.connect_options() {
+            Some(o) => format!(
+                "{}:{}/{}",
+                o.get_host(),
+                o.get_port(),
+                o.get_database().unwrap_or("postgres")
+            ),
+            None => "-".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WarehouseSettings {
+    pub kind: WarehouseKind,
+    pub database: DatabaseSettings,
+    pub limits: QueryLimits,
+}
+
+/// One HTTP bearer token, stored as the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub principal: String,
+    pub groups: Vec<String>,
+    pub sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub allowed_hosts: Vec<String>,
+    pub stdio_principal: String,
+    pub stdio_groups: Vec<String>,
+    pub tokens: Vec<TokenSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the settings came from, for `config show`.
+    pub source: String,
+    pub storage: DatabaseSettings,
+    pub warehouse: WarehouseSettings,
+    pub server: ServerSettings,
+}
+
+impl Config {
+    /// Loads `path` (if any) overlaid with `STEWARD_*__*` variables from `env`.
+    pub fn load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let (mut document, source) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let document: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        origin: path.display().to_string(),
+                        message: e.message().to_string(),
+                    })?;
+                (document, path.display().to_string())
+            }
+            None => (toml::Table::new(), "environment only (no config file)".to_string()),
+        };
+        let overrides = apply_env_overrides(&mut document, env)?;
+        let origin = if overrides.is_empty() {
+            source.clone()
+        } else {
+            format!("{source} + {}", overrides.join(", "))
+        };
+        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(document))
+            .map_err(|e| ConfigError::Invalid {
+                origin: origin.clone(),
+                message: describe_path_error(&e),
+            })?;
+        resolve(raw, env, origin)
+    }
+
+    /// Loads from the process environment; `--config` wins over `STEWARD_CONFIG`.
+    pub fn from_process(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("STEWARD_CONFIG").map(PathBuf::from));
+        Self::load(path.as_deref(), &env)
+    }
+}
+
+fn describe_path_error(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.inner().message().to_string();
+    if path == "." {
+        inner
+    } else {
+        format!("at `{path}`: {inner}")
+    }
+}
+
+/// `STEWARD_WAREHOUSE__MAX_ROWS=100` sets `warehouse.max_rows`. Values are read as TOML
+/// (numbers, booleans, arrays), falling back to a plain string. Variables without `__` are
+/// not overrides: they are secrets or other settings referenced by name.
+fn apply_env_overrides(
+    document: &mut toml::Table,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut applied = Vec::new();
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix("STEWARD_") else {
+            continue;
+        };
+        if !path.contains("__") {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid {
+                origin: name.clone(),
+                message: "empty key segment".into(),
+            });
+        }
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        let mut table = &mut *document;
+        for key in &keys[..keys.len() - 1] {
+            let entry = table
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = entry.as_table_mut().ok_or_else(|| ConfigError::Invalid {
+                origin: name.clone(),
+                message: format!("`{key}` is not a section"),
+            })?;
+        }
+        if let Some(last) = keys.last() {
+            table.insert(last.clone(), parsed);
+        }
+        applied.push(name.clone());
+    }
+    Ok(applied)
+}
+
+fn resolve(
+    raw: RawConfig,
+    env: &BTreeMap<String, String>,
+    source: String,
+) -> Result<Config, ConfigError> {
+    let storage_raw = raw.storage.unwrap_or_default();
+    let storage = database(
+        storage_raw
+            .database_url_env
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL_ENV.into()),
+        env,
+    )?;
+    let wh = raw.warehouse.unwrap_or_default();
+    let warehouse_url_env = wh
+        .database_url_env
+        .unwrap_or_else(|| storage.url_env.clone());
+    let defaults = QueryLimits::default();
+    let limits = QueryLimits {
+        default_rows: wh.default_rows.unwrap_or(defaults.default_rows),
+        max_rows: wh.max_rows.unwrap_or(defaults.max_rows),
+        max_bytes: wh.max_bytes.unwrap_or(defaults.max_bytes),
+        timeout_ms: wh.statement_timeout_ms.unwrap_or(defaults.timeout_ms),
+    };
+    check_range("warehouse.max_rows", limits.max_rows, 1, HARD_MAX_ROWS)?;
+    check_range("warehouse.default_rows", limits.default_rows, 1, limits.max_rows)?;
+    check_range("warehouse.max_bytes", limits.max_bytes, 1024, HARD_MAX_BYTES)?;
+    if limits.timeout_ms == 0 {
+        return Err(ConfigError::Value {
+            key: "warehouse.statement_timeout_ms".into(),
+            message: "must be above 0 (0 would disable the timeout)".into(),
+        });
+    }
+    let warehouse = WarehouseSettings {
+        kind: wh.kind.unwrap_or(WarehouseKind::Postgres),
+        database: database(warehouse_url_env, env)?,
+        limits,
+    };
+
+    let server = raw.server.unwrap_or_default();
+    let tokens = server
+        .tokens
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| token(i, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = ServerSettings {
+        allowed_hosts: server
+            .allowed_hosts
+            .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]),
+        stdio_principal: server
+            .stdio_principal
+            .or_else(|| env.get("USER").cloned())
+            .unwrap_or_else(|| "local-user".into()),
+        stdio_groups: server.stdio_groups.unwrap_or_default(),
+        tokens,
+    };
+    Ok(Config {
+        source,
+        storage,
+        warehouse,
+        server,
+    })
+}
+
+fn database(url_env: String, env: &BTreeMap<String, String>) -> Result<DatabaseSettings, ConfigError> {
+    let url = env.get(&url_env).filter(|v| !v.is_empty()).cloned();
+    if let Some(url) = &url
+        && PgConnectOptions::from_str(url).is_err()
+    {
+        return Err(ConfigError::BadDatabaseUrl { var: url_env });
+    }
+    Ok(DatabaseSettings {
+        url_env,
+        url: url.map(Secret),
+    })
+}
+
+fn token(index: usize, raw: RawToken) -> Result<TokenSettings, ConfigError> {
+    let key = format!("server.tokens[{index}].sha256");
+    let bytes = hex::decode(raw.sha256.trim()).map_err(|_| ConfigError::Value {
+        key: key.clone(),
+        message: "must be 64 hex characters (the SHA-256 of the token, see `steward token new`)"
+            .into(),
+    })?;
+    let sha256: [u8; 32] = bytes.try_into().map_err(|_| ConfigError::Value {
+        key,
+        message: "must be 64 hex characters (the SHA-256 of the token, see `steward token new`)"
+            .into(),
+    })?;
+    if raw.principal.trim().is_empty() {
+        return Err(ConfigError::Value {
+            key: format!("server.tokens[{index}].principal"),
+            message: "must not be empty".into(),
+        });
+    }
+    Ok(TokenSettings {
+        principal: raw.principal,
+        groups: raw.groups,
+        sha256,
+    })
+}
+
+fn check_range(key: &str, value: usize, min: usize, max: usize) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::Value {
+            key: key.into(),
+            message: format!("{value} is outside the allowed range {min}..={max}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_str(text: &str, vars: &[(&str, &str)]) -> Result<Config, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("steward.toml");
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        Config::load(Some(&path), &env(vars)).map_err(|e| {
+            e.to_string()
+                .replace(&path.display().to_string(), "steward.toml")
+        })
+    }
+
+    #[test]
+    fn environment_alone_configures_storage_and_warehouse() {
+        let config = Config::load(
+            None,
+            &env(&[("STEWARD_DATABASE_URL", "postgres://u:pw@127.0.0.1:5499/steward")]),
+        )
+        .unwrap();
+        assert_eq!(config.storage.display_target(), "127.0.0.1:5499/steward");
+        assert_eq!(config.warehouse.database.display_target(), "127.0.0.1:5499/steward");
+        assert_eq!(config.warehouse.limits, QueryLimits::default());
+        assert_eq!(config.source, "environment only (no config file)");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = Config::load(
+            None,
+            &env(&[("STEWARD_DATABASE_URL", "postgres://u:hunter2@127.0.0.1/steward")]),
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        assert_eq!(
+            load_str("[warehouse]\nmax_rowz = 5\n", &[]).unwrap_err(),
+            "steward.toml: at `warehouse`: unknown field `max_rowz`, expected one of `kind`, \
+             `database_url_env`, `default_rows`, `max_rows`, `max_bytes`, `statement_timeout_ms`"
+        );
+        assert_eq!(
+            load_str("[wharehouse]\n", &[]).unwrap_err(),
+            "steward.toml: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`"
+        );
+    }
+
+    #[test]
+    fn env_overrides_win_and_unknown_env_keys_are_rejected() {
+        let config = load_str(
+            "[warehouse]\nmax_rows = 100\n",
+            &[("STEWARD_WAREHOUSE__MAX_ROWS", "200")],
+        )
+        .unwrap();
+        assert_eq!(config.warehouse.limits.max_rows, 200);
+        assert_eq!(
+            load_str("", &[("STEWARD_WAREHOUSE__ROWS", "1")]).unwrap_err(),
+            "steward.toml + STEWARD_WAREHOUSE__ROWS: at `warehouse`: unknown field `rows`, expected \
+             one of `kind`, `database_url_env`, `default_rows`, `max_rows`, `max_bytes`, \
+             `statement_timeout_ms`"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        assert_eq!(
+            load_str("[warehouse]\nmax_rows = 100000\n", &[]).unwrap_err(),
+            "warehouse.max_rows: 100000 is outside the allowed range 1..=50000"
+        );
+        assert_eq!(
+            load_str("[warehouse]\nkind = \"oracle\"\n", &[]).unwrap_err(),
+            "steward.toml: at `warehouse.kind`: unknown variant `oracle`, expected `postgres`"
+        );
+        assert_eq!(
+            load_str("[[server.tokens]]\nprincipal = \"a\"\nsha256 = \"xyz\"\n", &[]).unwrap_err(),
+            "server.tokens[0].sha256: must be 64 hex characters (the SHA-256 of the token, see \
+             `steward token new`)"
+        );
+        assert_eq!(
+            load_str("[warehouse]\nmax_rows = \"many\"\n", &[]).unwrap_err(),
+            "steward.toml: at `warehouse.max_rows`: invalid type: string \"many\", expected usize"
+        );
+    }
+
+    #[test]
+    fn bad_database_url_is_named_but_not_echoed() {
+        let err = Config::load(None, &env(&[("STEWARD_DATABASE_URL", "mysql://x:secret@h/db")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "STEWARD_DATABASE_URL is not a valid Postgres URL (the value is not shown because it \
+             may hold a password)"
+        );
+    }
+
+    #[test]
+    fn missing_url_means_not_configured() {
+        let config = Config::load(None, &env(&[])).unwrap();
+        assert!(config.storage.url.is_none());
+        assert_eq!(config.storage.url_env, "STEWARD_DATABASE_URL");
+    }
+
+    #[test]
+    fn tokens_resolve_to_principals() {
+        let hash = "a".repeat(64);
+        let config = load_str(
+            &format!(
+                "[[server.tokens]]\nprincipal = \"alice\"\ngroups = [\"data-oncall\"]\nsha256 = \"{hash}\"\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.server.tokens,
+            vec![TokenSettings {
+                principal: "alice".into(),
+                groups: vec!["data-oncall".into()],
+                sha256: [0xaa; 32],
+            }]
+        );
+    }
+}
