@@ -171,11 +171,14 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
     let server = StewardServer::new(app.registry.clone(), local);
     match http {
         None => {
+            let stdio = crate::mcp::stdio::screened(tokio::io::stdin(), tokio::io::stdout());
             let running = server
-                .serve(rmcp::transport::stdio())
+                .serve((stdio.reader, stdio.writer))
                 .await
                 .context("MCP initialization over stdio failed")?;
             running.waiting().await.context("MCP stdio session failed")?;
+            // rmcp has dropped its end: wait until every reply has reached stdout.
+            let _ = stdio.flushed.await;
         }
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(&addr)

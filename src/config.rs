@@ -278,9 +278,10 @@ fn resolve(
         .database_url_env
         .unwrap_or_else(|| storage.url_env.clone());
     let defaults = QueryLimits::default();
+    let max_rows = wh.max_rows.unwrap_or(defaults.max_rows);
     let limits = QueryLimits {
-        default_rows: wh.default_rows.unwrap_or(defaults.default_rows),
-        max_rows: wh.max_rows.unwrap_or(defaults.max_rows),
+        default_rows: wh.default_rows.unwrap_or(defaults.default_rows.min(max_rows)),
+        max_rows,
         max_bytes: wh.max_bytes.unwrap_or(defaults.max_bytes),
         timeout_ms: wh.statement_timeout_ms.unwrap_or(defaults.timeout_ms),
     };
@@ -329,7 +330,8 @@ fn resolve(
 fn database(url_env: String, env: &BTreeMap<String, String>) -> Result<DatabaseSettings, ConfigError> {
     let url = env.get(&url_env).filter(|v| !v.is_empty()).cloned();
     if let Some(url) = &url
-        && PgConnectOptions::from_str(url).is_err()
+        && (!(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            || PgConnectOptions::from_str(url).is_err())
     {
         return Err(ConfigError::BadDatabaseUrl { var: url_env });
     }
@@ -425,12 +427,12 @@ mod tests {
     fn unknown_keys_are_named_with_their_path() {
         assert_eq!(
             load_str("[warehouse]\nmax_rowz = 5\n", &[]).unwrap_err(),
-            "steward.toml: at `warehouse`: unknown field `max_rowz`, expected one of `kind`, \
+            "steward.toml: at `warehouse.max_rowz`: unknown field `max_rowz`, expected one of `kind`, \
              `database_url_env`, `default_rows`, `max_rows`, `max_bytes`, `statement_timeout_ms`"
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`"
         );
     }
 
@@ -444,7 +446,7 @@ mod tests {
         assert_eq!(config.warehouse.limits.max_rows, 200);
         assert_eq!(
             load_str("", &[("STEWARD_WAREHOUSE__ROWS", "1")]).unwrap_err(),
-            "steward.toml + STEWARD_WAREHOUSE__ROWS: at `warehouse`: unknown field `rows`, expected \
+            "steward.toml + STEWARD_WAREHOUSE__ROWS: at `warehouse.rows`: unknown field `rows`, expected \
              one of `kind`, `database_url_env`, `default_rows`, `max_rows`, `max_bytes`, \
              `statement_timeout_ms`"
         );

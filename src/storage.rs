@@ -1,12 +1,31 @@
 //! Steward's own Postgres storage: connection pools and the schema migrations embedded in the
 //! binary, applied (idempotently, under sqlx's advisory lock) every time Steward starts.
 
+use std::sync::LazyLock;
 use std::time::Duration;
+
+use sqlx::migrate::Migrator;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/storage/migrations");
+/// Migrations embedded at build time, tracked in `steward._sqlx_migrations` so nothing of
+/// Steward's lands in the warehouse's `public` schema.
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let embedded = sqlx::migrate!("src/storage/migrations");
+    let mut migrator = Migrator::with_migrations(embedded.iter().cloned().collect());
+    migrator.create_schema(STORAGE_SCHEMA);
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
+});
+
+/// The embedded migrations (tests build seeded templates with them).
+pub fn migrations() -> &'static Migrator {
+    &MIGRATOR
+}
+
+/// Where sqlx records applied migrations.
+pub const MIGRATIONS_TABLE: &str = "steward._sqlx_migrations";
 
 /// Schema holding Steward's own tables; hidden from warehouse listings.
 pub const STORAGE_SCHEMA: &str = "steward";

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod stdio;
 
 use std::sync::Arc;
 

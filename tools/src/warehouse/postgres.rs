@@ -206,7 +206,7 @@ impl Warehouse for PgWarehouse {
         let mut found = self
             .tables(parsed.schema.as_deref(), Some(&parsed.name))
             .await?;
-        if found.len() > 1 {
+        if found.len() > 1 && found.iter().filter(|(_, _, visible)| *visible).count() == 1 {
             // Unqualified and in several schemas: SQL would pick the one on the search path.
             found.retain(|(_, _, visible)| *visible);
         }
