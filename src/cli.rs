@@ -18,7 +18,11 @@ use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
 use crate::principal::{Channel, Principal};
 
 #[derive(Debug, Parser)]
-#[command(name = "steward", version, about = "Agentic operations runtime for data platforms")]
+#[command(
+    name = "steward",
+    version,
+    about = "Agentic operations runtime for data platforms"
+)]
 pub struct Cli {
     /// Config file (TOML). Defaults to $STEWARD_CONFIG; without either, the environment alone.
     #[arg(long, global = true, value_name = "PATH")]
@@ -82,9 +86,25 @@ pub fn init_logging() {
         .unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
         .with_ansi(false)
         .init();
+}
+
+/// stderr that drops what it cannot write: a client that closed our stderr (or a full pipe)
+/// must not turn a log line into a failed request.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -99,7 +119,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("principal = {}", toml_string(&principal));
             println!(
                 "groups = [{}]",
-                groups.iter().map(|g| toml_string(g)).collect::<Vec<_>>().join(", ")
+                groups
+                    .iter()
+                    .map(|g| toml_string(g))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             println!("sha256 = \"{}\"", hex::encode(hash_token(&token)));
             Ok(ExitCode::SUCCESS)
@@ -176,7 +200,10 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
                 .serve((stdio.reader, stdio.writer))
                 .await
                 .context("MCP initialization over stdio failed")?;
-            running.waiting().await.context("MCP stdio session failed")?;
+            running
+                .waiting()
+                .await
+                .context("MCP stdio session failed")?;
             // rmcp has dropped its end: wait until every reply has reached stdout.
             let _ = stdio.flushed.await;
         }
@@ -193,14 +220,8 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
                 shutdown_signal().await;
                 on_signal.cancel();
             });
-            crate::mcp::http::serve(
-                listener,
-                server,
-                verifier,
-                app.config.server.allowed_hosts.clone(),
-                shutdown,
-            )
-            .await?;
+            crate::mcp::http::serve(listener, server, verifier, &app.config.server, shutdown)
+                .await?;
         }
     }
     Ok(())
@@ -231,12 +252,23 @@ fn print_config(config: &Config) {
     let limits = &config.warehouse.limits;
     println!("source:               {}", config.source);
     println!("storage:              {}", url(&config.storage));
-    println!("warehouse:            {:?} {}", config.warehouse.kind, url(&config.warehouse.database));
+    println!(
+        "warehouse:            {:?} {}",
+        config.warehouse.kind,
+        url(&config.warehouse.database)
+    );
     println!(
         "warehouse limits:     default_rows={} max_rows={} max_bytes={} statement_timeout_ms={}",
         limits.default_rows, limits.max_rows, limits.max_bytes, limits.timeout_ms
     );
-    println!("http allowed hosts:   {}", config.server.allowed_hosts.join(", "));
+    println!(
+        "http allowed hosts:   {}",
+        config.server.allowed_hosts.join(", ")
+    );
+    println!(
+        "http allowed origins: {}",
+        config.server.allowed_origins.join(", ")
+    );
     println!("stdio principal:      {}", config.server.stdio_principal);
     println!(
         "http tokens:          {}",

@@ -27,7 +27,9 @@ pub enum ConfigError {
     },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
-    #[error("{var} is not a valid Postgres URL (the value is not shown because it may hold a password)")]
+    #[error(
+        "{var} is not a valid Postgres URL (the value is not shown because it may hold a password)"
+    )]
     BadDatabaseUrl { var: String },
     #[error("{key}: {message}")]
     Value { key: String, message: String },
@@ -80,6 +82,7 @@ struct RawWarehouse {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
     stdio_principal: Option<String>,
     stdio_groups: Option<Vec<String>>,
     tokens: Option<Vec<RawToken>>,
@@ -150,7 +153,10 @@ pub struct TokenSettings {
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
+    /// Host header values accepted over HTTP (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted over HTTP; a request carrying any other Origin gets 403.
+    pub allowed_origins: Vec<String>,
     pub stdio_principal: String,
     pub stdio_groups: Vec<String>,
     pub tokens: Vec<TokenSettings>,
@@ -181,7 +187,10 @@ impl Config {
                     })?;
                 (document, path.display().to_string())
             }
-            None => (toml::Table::new(), "environment only (no config file)".to_string()),
+            None => (
+                toml::Table::new(),
+                "environment only (no config file)".to_string(),
+            ),
         };
         let overrides = apply_env_overrides(&mut document, env)?;
         let origin = if overrides.is_empty() {
@@ -280,14 +289,26 @@ fn resolve(
     let defaults = QueryLimits::default();
     let max_rows = wh.max_rows.unwrap_or(defaults.max_rows);
     let limits = QueryLimits {
-        default_rows: wh.default_rows.unwrap_or(defaults.default_rows.min(max_rows)),
+        default_rows: wh
+            .default_rows
+            .unwrap_or(defaults.default_rows.min(max_rows)),
         max_rows,
         max_bytes: wh.max_bytes.unwrap_or(defaults.max_bytes),
         timeout_ms: wh.statement_timeout_ms.unwrap_or(defaults.timeout_ms),
     };
     check_range("warehouse.max_rows", limits.max_rows, 1, HARD_MAX_ROWS)?;
-    check_range("warehouse.default_rows", limits.default_rows, 1, limits.max_rows)?;
-    check_range("warehouse.max_bytes", limits.max_bytes, 1024, HARD_MAX_BYTES)?;
+    check_range(
+        "warehouse.default_rows",
+        limits.default_rows,
+        1,
+        limits.max_rows,
+    )?;
+    check_range(
+        "warehouse.max_bytes",
+        limits.max_bytes,
+        1024,
+        HARD_MAX_BYTES,
+    )?;
     if limits.timeout_ms == 0 {
         return Err(ConfigError::Value {
             key: "warehouse.statement_timeout_ms".into(),
@@ -312,6 +333,7 @@ fn resolve(
         allowed_hosts: server
             .allowed_hosts
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]),
+        allowed_origins: server.allowed_origins.unwrap_or_default(),
         stdio_principal: server
             .stdio_principal
             .or_else(|| env.get("USER").cloned())
@@ -327,7 +349,10 @@ fn resolve(
     })
 }
 
-fn database(url_env: String, env: &BTreeMap<String, String>) -> Result<DatabaseSettings, ConfigError> {
+fn database(
+    url_env: String,
+    env: &BTreeMap<String, String>,
+) -> Result<DatabaseSettings, ConfigError> {
     let url = env.get(&url_env).filter(|v| !v.is_empty()).cloned();
     if let Some(url) = &url
         && (!(url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -402,11 +427,17 @@ mod tests {
     fn environment_alone_configures_storage_and_warehouse() {
         let config = Config::load(
             None,
-            &env(&[("STEWARD_DATABASE_URL", "postgres://u:pw@127.0.0.1:5499/steward")]),
+            &env(&[(
+                "STEWARD_DATABASE_URL",
+                "postgres://u:pw@127.0.0.1:5499/steward",
+            )]),
         )
         .unwrap();
         assert_eq!(config.storage.display_target(), "127.0.0.1:5499/steward");
-        assert_eq!(config.warehouse.database.display_target(), "127.0.0.1:5499/steward");
+        assert_eq!(
+            config.warehouse.database.display_target(),
+            "127.0.0.1:5499/steward"
+        );
         assert_eq!(config.warehouse.limits, QueryLimits::default());
         assert_eq!(config.source, "environment only (no config file)");
     }
@@ -415,7 +446,10 @@ mod tests {
     fn secrets_never_print() {
         let config = Config::load(
             None,
-            &env(&[("STEWARD_DATABASE_URL", "postgres://u:hunter2@127.0.0.1/steward")]),
+            &env(&[(
+                "STEWARD_DATABASE_URL",
+                "postgres://u:hunter2@127.0.0.1/steward",
+            )]),
         )
         .unwrap();
         let debug = format!("{config:?}");
@@ -463,7 +497,11 @@ mod tests {
             "steward.toml: at `warehouse.kind`: unknown variant `oracle`, expected `postgres`"
         );
         assert_eq!(
-            load_str("[[server.tokens]]\nprincipal = \"a\"\nsha256 = \"xyz\"\n", &[]).unwrap_err(),
+            load_str(
+                "[[server.tokens]]\nprincipal = \"a\"\nsha256 = \"xyz\"\n",
+                &[]
+            )
+            .unwrap_err(),
             "server.tokens[0].sha256: must be 64 hex characters (the SHA-256 of the token, see \
              `steward token new`)"
         );
@@ -475,9 +513,12 @@ mod tests {
 
     #[test]
     fn bad_database_url_is_named_but_not_echoed() {
-        let err = Config::load(None, &env(&[("STEWARD_DATABASE_URL", "mysql://x:secret@h/db")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(
+            None,
+            &env(&[("STEWARD_DATABASE_URL", "mysql://x:secret@h/db")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "STEWARD_DATABASE_URL is not a valid Postgres URL (the value is not shown because it \

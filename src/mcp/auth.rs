@@ -36,7 +36,10 @@ impl TokenVerifier {
 
     pub fn verify(&self, authorization: Option<&str>) -> Result<Principal, AuthFailure> {
         let header = authorization.ok_or(AuthFailure::Missing)?;
-        let (scheme, token) = header.trim().split_once(' ').ok_or(AuthFailure::Malformed)?;
+        let (scheme, token) = header
+            .trim()
+            .split_once(' ')
+            .ok_or(AuthFailure::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthFailure::Malformed);
         }
@@ -95,9 +98,15 @@ mod tests {
                 groups: vec!["data-oncall".into()]
             })
         );
-        assert_eq!(v.verify(Some("bearer  s3cret ")).map(|p| p.id), Ok("alice".into()));
+        assert_eq!(
+            v.verify(Some("bearer  s3cret ")).map(|p| p.id),
+            Ok("alice".into())
+        );
         assert_eq!(v.verify(None), Err(AuthFailure::Missing));
-        assert_eq!(v.verify(Some("Basic czNjcmV0")), Err(AuthFailure::Malformed));
+        assert_eq!(
+            v.verify(Some("Basic czNjcmV0")),
+            Err(AuthFailure::Malformed)
+        );
         assert_eq!(v.verify(Some("s3cret")), Err(AuthFailure::Malformed));
         assert_eq!(v.verify(Some("Bearer wrong")), Err(AuthFailure::Invalid));
     }

@@ -16,17 +16,22 @@ use tokio_util::sync::CancellationToken;
 
 use super::StewardServer;
 use super::auth::{AuthFailure, TokenVerifier};
+use crate::config::ServerSettings;
 
 /// Serves MCP on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     server: StewardServer,
     verifier: TokenVerifier,
-    allowed_hosts: Vec<String>,
+    settings: &ServerSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // Origin is checked even with an empty allowlist: browsers may not call Steward unless a
+    // page's origin is listed (MCP requires 403 for an invalid Origin).
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(allowed_hosts)
+        .with_allowed_hosts(settings.allowed_hosts.clone())
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .enforce_origin_validation()
         .with_cancellation_token(shutdown.child_token());
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
@@ -35,7 +40,10 @@ pub async fn serve(
     );
     let app = Router::new()
         .route_service("/mcp", mcp)
-        .route_layer(middleware::from_fn_with_state(Arc::new(verifier), authenticate))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::new(verifier),
+            authenticate,
+        ))
         .route("/healthz", get(|| async { "ok\n" }));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -69,7 +77,13 @@ fn unauthorized(failure: AuthFailure) -> Response {
     let body = serde_json::json!({ "error": failure.to_string() }).to_string();
     let mut response = (StatusCode::UNAUTHORIZED, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -60,10 +60,14 @@ pub fn mcp_tool(spec: &ToolSpec) -> Tool {
         .destructive(spec.annotations.destructive)
         .idempotent(spec.annotations.idempotent)
         .open_world(spec.annotations.open_world);
-    Tool::new(spec.name, spec.description, Arc::new(spec.input_schema.clone()))
-        .with_title(spec.title)
-        .with_raw_output_schema(Arc::new(spec.output_schema.clone()))
-        .with_annotations(annotations)
+    Tool::new(
+        spec.name,
+        spec.description,
+        Arc::new(spec.input_schema.clone()),
+    )
+    .with_title(spec.title)
+    .with_raw_output_schema(Arc::new(spec.output_schema.clone()))
+    .with_annotations(annotations)
 }
 
 impl ServerHandler for StewardServer {
@@ -106,13 +110,15 @@ impl ServerHandler for StewardServer {
             .await;
         match result {
             Ok(value) => {
-                let text = serde_json::to_string_pretty(&value)
-                    .unwrap_or_else(|_| value.to_string());
+                let text =
+                    serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
                 let mut result = CallToolResult::structured(value);
                 result.content = vec![ContentBlock::text(text)];
                 Ok(result.into())
             }
-            Err(e @ CallError::UnknownTool { .. }) => Err(McpError::invalid_params(e.to_string(), None)),
+            Err(e @ CallError::UnknownTool { .. }) => {
+                Err(McpError::invalid_params(e.to_string(), None))
+            }
             Err(CallError::Tool(e @ ToolError::InvalidParams { .. })) => {
                 Err(McpError::invalid_params(e.to_string(), None))
             }

@@ -49,7 +49,9 @@ async fn screen_input<R: AsyncRead + Unpin>(
         let problem = if line.len() > MAX_LINE_BYTES {
             Some(format!("message larger than {MAX_LINE_BYTES} bytes"))
         } else {
-            serde_json::from_str::<Value>(&line).err().map(|e| e.to_string())
+            serde_json::from_str::<Value>(&line)
+                .err()
+                .map(|e| e.to_string())
         };
         if let Some(problem) = problem {
             let reply = json!({

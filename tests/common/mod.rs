@@ -102,7 +102,11 @@ impl TestDb {
             .fetch_one(&mut conn)
             .await
             .expect("fingerprint table");
-            out.push((format!("{schema}.{table}"), count, digest.unwrap_or_default()));
+            out.push((
+                format!("{schema}.{table}"),
+                count,
+                digest.unwrap_or_default(),
+            ));
         }
         let schemas: Vec<String> =
             sqlx::query_scalar("SELECT nspname::text FROM pg_namespace ORDER BY 1")
@@ -136,7 +140,10 @@ fn admin_options() -> PgConnectOptions {
 
 fn url_for(database: &str) -> String {
     let admin = admin_url();
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
     format!("{base}/{database}")
 }
 
@@ -180,10 +187,12 @@ async fn template(admin: &PgConnectOptions) -> String {
             .await
             .expect("list stale test databases");
             for db in stale {
-                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("drop stale test database");
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("drop stale test database");
             }
             if !exists {
                 let building = format!("{name}_building");

@@ -51,12 +51,15 @@ async fn configured_and_up() {
     let lines: Vec<String> = run.lines.iter().map(|l| without_timing(l)).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
-        lines[0].starts_with("storage    ok              postgres 18.") && lines[0].ends_with(&format!("at {target} (N ms)")),
+        lines[0].starts_with("storage    ok              postgres 18.")
+            && lines[0].ends_with(&format!("at {target} (N ms)")),
         "{}",
         lines[0]
     );
     assert!(
-        lines[1].starts_with(&format!("warehouse  ok              postgres at {target} (N ms): PostgreSQL 18.")),
+        lines[1].starts_with(&format!(
+            "warehouse  ok              postgres at {target} (N ms): PostgreSQL 18."
+        )),
         "{}",
         lines[1]
     );
@@ -71,18 +74,28 @@ async fn configured_and_down() {
     let run = check(
         &[
             ("STEWARD_DATABASE_URL", &db.url),
-            ("WAREHOUSE_URL", "postgres://reader:pw@127.0.0.1:1/analytics"),
+            (
+                "WAREHOUSE_URL",
+                "postgres://reader:pw@127.0.0.1:1/analytics",
+            ),
         ],
         Some(&path),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.lines[0].starts_with("storage    ok "), "{:?}", run.lines);
+    assert!(
+        run.lines[0].starts_with("storage    ok "),
+        "{:?}",
+        run.lines
+    );
     assert_eq!(
         run.lines[1],
         "warehouse  unreachable     127.0.0.1:1/analytics: warehouse unavailable: error communicating \
          with database: Connection refused (os error 111)"
     );
-    assert!(!run.lines.join("\n").contains("pw@"), "secrets must not be printed");
+    assert!(
+        !run.lines.join("\n").contains("pw@"),
+        "secrets must not be printed"
+    );
 }
 
 #[test]
@@ -109,7 +122,7 @@ fn invalid_config_is_named() {
         run.stderr.trim(),
         format!(
             "error: {}: at `server.port`: unknown field `port`, expected one of `allowed_hosts`, \
-             `stdio_principal`, `stdio_groups`, `tokens`",
+             `allowed_origins`, `stdio_principal`, `stdio_groups`, `tokens`",
             path.display()
         )
     );

@@ -44,7 +44,10 @@ async fn describes_columns_estimate_and_sample_rows() {
     assert_eq!(out["sample"]["rows"].as_array().unwrap().len(), 3);
     // LIMIT 3 under a cap of 3: nothing was cut.
     assert_eq!(out["sample"]["truncated"], false);
-    assert_eq!(out["sample"]["columns"][0], json!({"name": "order_id", "type": "int8"}));
+    assert_eq!(
+        out["sample"]["columns"][0],
+        json!({"name": "order_id", "type": "int8"})
+    );
 }
 
 #[tokio::test]
@@ -57,9 +60,7 @@ async fn unknown_table_names_it_and_suggests_close_matches() {
         .unwrap_err();
     assert_eq!(
         err,
-        ToolError::Failed(
-            "table \"gold.order\" not found; did you mean: gold.orders?".into()
-        )
+        ToolError::Failed("table \"gold.order\" not found; did you mean: gold.orders?".into())
     );
     let err = db
         .tool("describe_table", QueryLimits::default())
@@ -78,16 +79,21 @@ async fn unknown_table_names_it_and_suggests_close_matches() {
         .call(json!({"table": "zzz_nothing"}))
         .await
         .unwrap_err();
-    assert_eq!(err, ToolError::Failed("table \"zzz_nothing\" not found".into()));
+    assert_eq!(
+        err,
+        ToolError::Failed("table \"zzz_nothing\" not found".into())
+    );
 }
 
 #[tokio::test]
 async fn ambiguous_and_malformed_names_are_explained() {
     let db = TestDb::new().await;
-    sqlx::raw_sql("CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.t (x int); CREATE TABLE b.t (x int)")
-        .execute(&db.pool().await)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.t (x int); CREATE TABLE b.t (x int)",
+    )
+    .execute(&db.pool().await)
+    .await
+    .unwrap();
     let tool = db.tool("describe_table", QueryLimits::default());
     assert_eq!(
         tool.call(json!({"table": "t"})).await.unwrap_err(),
@@ -102,7 +108,9 @@ async fn ambiguous_and_malformed_names_are_explained() {
         )
     );
     assert_eq!(
-        tool.call(json!({"table": "gold.orders", "sample_rows": 21})).await.unwrap_err(),
+        tool.call(json!({"table": "gold.orders", "sample_rows": 21}))
+            .await
+            .unwrap_err(),
         ToolError::InvalidParams {
             tool: "describe_table",
             message: "sample_rows: 21 is above the maximum of 20".into()
@@ -118,5 +126,8 @@ async fn steward_storage_tables_are_not_describable() {
         .call(json!({"table": "steward.tool_calls"}))
         .await
         .unwrap_err();
-    assert_eq!(err, ToolError::Failed("table \"steward.tool_calls\" not found".into()));
+    assert_eq!(
+        err,
+        ToolError::Failed("table \"steward.tool_calls\" not found".into())
+    );
 }

@@ -55,7 +55,14 @@ async fn without_a_schema_lists_everything_but_steward_and_catalogs() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| format!("{}.{} ({})", t["schema"].as_str().unwrap(), t["name"].as_str().unwrap(), t["kind"].as_str().unwrap()))
+        .map(|t| {
+            format!(
+                "{}.{} ({})",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap(),
+                t["kind"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         qualified,
@@ -78,9 +85,7 @@ async fn unknown_schema_names_the_available_ones() {
         .unwrap_err();
     assert_eq!(
         err,
-        ToolError::Failed(
-            "schema \"silver\" not found; available schemas: gold, public".into()
-        )
+        ToolError::Failed("schema \"silver\" not found; available schemas: gold, public".into())
     );
 }
 

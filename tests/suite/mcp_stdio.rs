@@ -40,7 +40,9 @@ async fn malformed_requests_get_errors_and_the_server_survives() {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
     };
 
-    send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+    );
     let init = receive();
     assert_eq!(init["id"], 1);
     assert_eq!(init["result"]["serverInfo"]["name"], "steward");
@@ -60,7 +62,9 @@ async fn malformed_requests_get_errors_and_the_server_survives() {
     send(r#"{"jsonrpc":"2.0","id":9,"method":"bogus/method"}"#);
     assert_eq!(receive()["error"]["code"], -32601);
 
-    send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_warehouse","arguments":{"sql":42}}}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_warehouse","arguments":{"sql":42}}}"#,
+    );
     let wrong_type = receive();
     assert_eq!(
         wrong_type,
@@ -68,14 +72,22 @@ async fn malformed_requests_get_errors_and_the_server_survives() {
             "message": "invalid arguments for query_warehouse: sql: invalid type: integer `42`, expected a string"}})
     );
 
-    send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nope","arguments":{}}}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nope","arguments":{}}}"#,
+    );
     let unknown = receive();
     assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
 
-    send(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"query_warehouse","arguments":{"sql":"select 7 as n"}}}"#);
+    send(
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"query_warehouse","arguments":{"sql":"select 7 as n"}}}"#,
+    );
     let ok = receive();
     assert_eq!(ok["id"], 4);
-    assert_eq!(ok["result"]["structuredContent"]["rows"], json!([[7]]), "{ok}");
+    assert_eq!(
+        ok["result"]["structuredContent"]["rows"],
+        json!([[7]]),
+        "{ok}"
+    );
 
     drop(stdin);
     let status = child.wait().unwrap();

@@ -46,8 +46,10 @@ async fn aggregates_over_the_demo_data() {
     let db = TestDb::new().await;
     let out = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "with s as (select status, count(*) as n from gold.orders group by 1)
-                              select sum(n)::int8 as total from s"}))
+        .call(
+            json!({"sql": "with s as (select status, count(*) as n from gold.orders group by 1)
+                              select sum(n)::int8 as total from s"}),
+        )
         .await
         .unwrap();
     assert_eq!(out["rows"], json!([[5000]]));
@@ -77,7 +79,10 @@ async fn exactly_the_cap_is_not_truncated() {
         .call(json!({"sql": "SELECT g FROM generate_series(1, 20) g", "max_rows": 20}))
         .await
         .unwrap();
-    assert_eq!((out["row_count"].clone(), out["truncated"].clone()), (json!(20), json!(false)));
+    assert_eq!(
+        (out["row_count"].clone(), out["truncated"].clone()),
+        (json!(20), json!(false))
+    );
 }
 
 #[tokio::test]
@@ -106,16 +111,23 @@ async fn max_rows_is_bounded() {
         .call(json!({"sql": "SELECT g FROM generate_series(1, 100) g", "max_rows": 10}))
         .await
         .unwrap();
-    assert_eq!((out["row_count"].clone(), out["truncated"].clone()), (json!(10), json!(true)));
     assert_eq!(
-        tool.call(json!({"sql": "SELECT 1", "max_rows": 10001})).await.unwrap_err(),
+        (out["row_count"].clone(), out["truncated"].clone()),
+        (json!(10), json!(true))
+    );
+    assert_eq!(
+        tool.call(json!({"sql": "SELECT 1", "max_rows": 10001}))
+            .await
+            .unwrap_err(),
         ToolError::InvalidParams {
             tool: "query_warehouse",
             message: "max_rows: 10001 is above the server's maximum of 10000".into()
         }
     );
     assert_eq!(
-        tool.call(json!({"sql": "SELECT 1", "max_rows": 0})).await.unwrap_err(),
+        tool.call(json!({"sql": "SELECT 1", "max_rows": 0}))
+            .await
+            .unwrap_err(),
         ToolError::InvalidParams {
             tool: "query_warehouse",
             message: "max_rows: must be at least 1".into()
@@ -131,7 +143,10 @@ async fn empty_results_still_describe_their_columns() {
         .call(json!({"sql": "SELECT order_id, amount FROM gold.orders WHERE false"}))
         .await
         .unwrap();
-    assert_eq!(out["columns"], json!([{"name": "order_id", "type": "int8"}, {"name": "amount", "type": "numeric"}]));
+    assert_eq!(
+        out["columns"],
+        json!([{"name": "order_id", "type": "int8"}, {"name": "amount", "type": "numeric"}])
+    );
     assert_eq!(out["rows"], json!([]));
 }
 
@@ -139,15 +154,24 @@ async fn empty_results_still_describe_their_columns() {
 async fn show_and_explain_run() {
     let db = TestDb::new().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
-    let out = tool.call(json!({"sql": "SHOW statement_timeout"})).await.unwrap();
+    let out = tool
+        .call(json!({"sql": "SHOW statement_timeout"}))
+        .await
+        .unwrap();
     // Inside the tool's transaction the timeout is the configured limit.
     assert_eq!(out["rows"], json!([["30s"]]));
     let out = tool
         .call(json!({"sql": "EXPLAIN SELECT * FROM gold.orders WHERE order_id = 1"}))
         .await
         .unwrap();
-    assert_eq!(out["columns"], json!([{"name": "QUERY PLAN", "type": "text"}]));
-    assert!(out["rows"][0][0].as_str().unwrap().contains("orders"), "{out}");
+    assert_eq!(
+        out["columns"],
+        json!([{"name": "QUERY PLAN", "type": "text"}])
+    );
+    assert!(
+        out["rows"][0][0].as_str().unwrap().contains("orders"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +179,9 @@ async fn sql_errors_carry_the_database_message_and_position() {
     let db = TestDb::new().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
     assert_eq!(
-        tool.call(json!({"sql": "SELECT nope FROM gold.orders"})).await.unwrap_err(),
+        tool.call(json!({"sql": "SELECT nope FROM gold.orders"}))
+            .await
+            .unwrap_err(),
         ToolError::Failed(
             "database error: column \"nope\" does not exist (SQLSTATE 42703) at character 8".into()
         )
@@ -211,7 +237,11 @@ async fn read_only_transaction_stops_writes_that_skip_the_parser() {
     };
     let cases = [
         ("DELETE FROM gold.orders", false, read_only("DELETE")),
-        ("CREATE TABLE gold.sneaky (x int)", false, read_only("CREATE TABLE")),
+        (
+            "CREATE TABLE gold.sneaky (x int)",
+            false,
+            read_only("CREATE TABLE"),
+        ),
         ("SELECT nextval('gold.ids')", true, read_only("nextval()")),
         (
             "WITH d AS (DELETE FROM gold.orders RETURNING *) SELECT count(*) FROM d",

@@ -8,8 +8,7 @@ use steward_tools::{QueryLimits, ToolError};
 
 use crate::common::TestDb;
 
-const NOT_READ_ONLY: &str =
-    "is not read-only; query_warehouse only runs SELECT, WITH ... SELECT, VALUES, SHOW, DESCRIBE and EXPLAIN";
+const NOT_READ_ONLY: &str = "is not read-only; query_warehouse only runs SELECT, WITH ... SELECT, VALUES, SHOW, DESCRIBE and EXPLAIN";
 
 fn not_read_only(kind: &str) -> Result<(), String> {
     Err(format!("refused: {kind} {NOT_READ_ONLY}"))
@@ -41,16 +40,31 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
         ("SELECT 'a;b'; ", Ok(())),
         ("SELECT 1 -- ; DELETE FROM gold.orders", Ok(())),
         ("SELECT 1 /* ; DROP TABLE gold.orders; */", Ok(())),
-        ("SELECT 'DELETE FROM gold.orders' AS not_a_statement", Ok(())),
-        ("SELECT \"número\" FROM (SELECT 1 AS \"número\") AS \"tablé\"", Ok(())),
+        (
+            "SELECT 'DELETE FROM gold.orders' AS not_a_statement",
+            Ok(()),
+        ),
+        (
+            "SELECT \"número\" FROM (SELECT 1 AS \"número\") AS \"tablé\"",
+            Ok(()),
+        ),
         ("SELECT ñandú FROM (SELECT 2 AS ñandú) t", Ok(())),
         ("SHOW search_path", Ok(())),
         ("EXPLAIN SELECT * FROM gold.orders", Ok(())),
-        ("SELECT * FROM gold.orders o WHERE o.order_id IN (SELECT order_id FROM gold.orders LIMIT 1)", Ok(())),
+        (
+            "SELECT * FROM gold.orders o WHERE o.order_id IN (SELECT order_id FROM gold.orders LIMIT 1)",
+            Ok(()),
+        ),
         // Refused: writes, including ones hidden in CTEs and subqueries.
         ("DELETE FROM gold.orders", not_read_only("DELETE")),
-        ("delete from gold.orders where order_id = 1", not_read_only("DELETE")),
-        ("INSERT INTO gold.orders (order_id) VALUES (1)", not_read_only("INSERT")),
+        (
+            "delete from gold.orders where order_id = 1",
+            not_read_only("DELETE"),
+        ),
+        (
+            "INSERT INTO gold.orders (order_id) VALUES (1)",
+            not_read_only("INSERT"),
+        ),
         ("UPDATE gold.orders SET amount = 0", not_read_only("UPDATE")),
         (
             "MERGE INTO gold.orders o USING gold.customers c ON o.customer_id = c.customer_id WHEN MATCHED THEN DELETE",
@@ -94,28 +108,45 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
         ("EXPLAIN DELETE FROM gold.orders", not_read_only("DELETE")),
         (
             "SELECT 1; DELETE FROM gold.orders",
-            refused("2 statements found (SELECT, DELETE); query_warehouse runs exactly one read-only statement"),
+            refused(
+                "2 statements found (SELECT, DELETE); query_warehouse runs exactly one read-only statement",
+            ),
         ),
         (
             "SELECT 1; SELECT 2",
-            refused("2 statements found (SELECT, SELECT); query_warehouse runs exactly one read-only statement"),
+            refused(
+                "2 statements found (SELECT, SELECT); query_warehouse runs exactly one read-only statement",
+            ),
         ),
         ("DROP TABLE gold.orders", not_read_only("DROP TABLE")),
         ("TRUNCATE gold.orders", not_read_only("TRUNCATE")),
-        ("CREATE TABLE gold.x AS SELECT 1", not_read_only("CREATE TABLE AS")),
-        ("ALTER TABLE gold.orders ADD COLUMN c int", not_read_only("ALTER TABLE")),
-        ("GRANT SELECT ON gold.orders TO public", not_read_only("GRANT")),
+        (
+            "CREATE TABLE gold.x AS SELECT 1",
+            not_read_only("CREATE TABLE AS"),
+        ),
+        (
+            "ALTER TABLE gold.orders ADD COLUMN c int",
+            not_read_only("ALTER TABLE"),
+        ),
+        (
+            "GRANT SELECT ON gold.orders TO public",
+            not_read_only("GRANT"),
+        ),
         ("SET search_path = gold", not_read_only("SET")),
         ("BEGIN", not_read_only("BEGIN")),
         ("COMMIT", not_read_only("COMMIT")),
         ("LOCK TABLE gold.orders", not_read_only("LOCK")),
         (
             "SELECT pg_terminate_backend(pg_backend_pid())",
-            refused("function pg_terminate_backend has side effects; not allowed in a read-only query"),
+            refused(
+                "function pg_terminate_backend has side effects; not allowed in a read-only query",
+            ),
         ),
         (
             "SELECT pg_catalog.set_config('search_path', 'x', false)",
-            refused("function pg_catalog.set_config has side effects; not allowed in a read-only query"),
+            refused(
+                "function pg_catalog.set_config has side effects; not allowed in a read-only query",
+            ),
         ),
         (
             "SELECT nextval('gold.ids')",
@@ -142,7 +173,11 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
     }
     let expected: Vec<(&str, Result<(), String>)> = matrix;
     assert_eq!(outcomes, expected);
-    assert_eq!(db.fingerprint().await, before, "a statement changed the database");
+    assert_eq!(
+        db.fingerprint().await,
+        before,
+        "a statement changed the database"
+    );
 }
 
 #[tokio::test]
@@ -156,6 +191,9 @@ async fn unparseable_sql_is_refused_with_the_parser_message() {
     let ToolError::Refused(message) = err else {
         panic!("expected a refusal, got {err:?}");
     };
-    assert!(message.starts_with("refused: could not parse SQL: "), "{message}");
+    assert!(
+        message.starts_with("refused: could not parse SQL: "),
+        "{message}"
+    );
     assert!(message.contains("SELEC"), "{message}");
 }

@@ -19,7 +19,10 @@ async fn migrations_apply_once_and_calls_are_recorded() {
         .fetch_one(&app.storage)
         .await
         .unwrap();
-    assert_eq!(applied, steward::storage::migrations().iter().count() as i64);
+    assert_eq!(
+        applied,
+        steward::storage::migrations().iter().count() as i64
+    );
 
     let alice = Principal {
         id: "alice".into(),
@@ -27,11 +30,21 @@ async fn migrations_apply_once_and_calls_are_recorded() {
     };
     let registry = &app.registry;
     registry
-        .call(&alice, Channel::Cli, "query_warehouse", json!({"sql": "SELECT 'secret-value'"}))
+        .call(
+            &alice,
+            Channel::Cli,
+            "query_warehouse",
+            json!({"sql": "SELECT 'secret-value'"}),
+        )
         .await
         .unwrap();
     let refused = registry
-        .call(&alice, Channel::McpHttp, "query_warehouse", json!({"sql": "DELETE FROM gold.orders"}))
+        .call(
+            &alice,
+            Channel::McpHttp,
+            "query_warehouse",
+            json!({"sql": "DELETE FROM gold.orders"}),
+        )
         .await
         .unwrap_err();
     assert!(matches!(refused, CallError::Tool(_)));

@@ -17,7 +17,10 @@ pub use warehouse::{QueryLimits, Warehouse};
 pub fn warehouse_tools(warehouse: Arc<dyn Warehouse>, limits: QueryLimits) -> Vec<Arc<dyn Tool>> {
     vec![
         tool::register(list_tables::ListTables::new(warehouse.clone())),
-        tool::register(describe_table::DescribeTable::new(warehouse.clone(), limits)),
+        tool::register(describe_table::DescribeTable::new(
+            warehouse.clone(),
+            limits,
+        )),
         tool::register(query_warehouse::QueryWarehouse::new(warehouse, limits)),
     ]
 }

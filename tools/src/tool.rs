@@ -109,8 +109,9 @@ impl<T: TypedTool> Tool for Registered<T> {
                 message: describe_deserialize_error(&e),
             })?;
         let output = self.tool.run(params).await?;
-        serde_json::to_value(output)
-            .map_err(|e| ToolError::Failed(format!("{}: could not encode the result: {e}", T::NAME)))
+        serde_json::to_value(output).map_err(|e| {
+            ToolError::Failed(format!("{}: could not encode the result: {e}", T::NAME))
+        })
     }
 }
 

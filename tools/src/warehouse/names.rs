@@ -77,7 +77,11 @@ pub fn close_matches<'a>(wanted: &str, existing: impl IntoIterator<Item = &'a st
         .filter(|(score, _)| *score >= 0.6)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, name)| name.to_string()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, name)| name.to_string())
+        .collect()
 }
 
 fn bare(name: &str) -> &str {
@@ -109,7 +113,10 @@ mod tests {
         };
         assert_eq!(parse("orders"), table(None, "orders"));
         assert_eq!(parse("Gold.Orders"), table(Some("gold"), "orders"));
-        assert_eq!(parse(r#""Gold"."Big ""Orders""""#), table(Some("Gold"), r#"Big "Orders""#));
+        assert_eq!(
+            parse(r#""Gold"."Big ""Orders""""#),
+            table(Some("Gold"), r#"Big "Orders""#)
+        );
         assert_eq!(parse(" gold . orders "), table(Some("gold"), "orders"));
         assert_eq!(parse("ventes_été"), table(None, "ventes_été"));
     }
@@ -129,7 +136,12 @@ mod tests {
 
     #[test]
     fn close_matches_rank_by_similarity() {
-        let existing = ["gold.orders", "gold.customers", "gold.customer_features", "ops.jobs"];
+        let existing = [
+            "gold.orders",
+            "gold.customers",
+            "gold.customer_features",
+            "ops.jobs",
+        ];
         assert_eq!(close_matches("gold.order", existing), vec!["gold.orders"]);
         assert_eq!(
             close_matches("customer", existing),

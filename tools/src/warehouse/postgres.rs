@@ -3,11 +3,14 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
+use sqlparser::dialect::{Dialect, PostgreSqlDialect};
 use sqlx::postgres::{
     PgConnection, PgDatabaseError, PgErrorPosition, PgPool, PgRow, PgValueFormat,
 };
-use sqlx::{AssertSqlSafe, Column, Connection, Executor, SqlSafeStr, Postgres, Row, Statement, Transaction, TypeInfo, ValueRef};
-use sqlparser::dialect::{Dialect, PostgreSqlDialect};
+use sqlx::{
+    AssertSqlSafe, Column, Connection, Executor, Postgres, Row, SqlSafeStr, Statement, Transaction,
+    TypeInfo, ValueRef,
+};
 
 use super::names::{close_matches, parse_table_name, quote_ident};
 use super::{
@@ -399,10 +402,18 @@ fn binary_value(row: &PgRow, index: usize) -> Result<Value, WarehouseError> {
     }
     let type_name = raw.type_info().name().to_string();
     let value = match type_name.as_str() {
-        "JSON" | "JSONB" => row.try_get::<Value, _>(index).map_err(|e| map_error(e, 0, 0))?,
+        "JSON" | "JSONB" => row
+            .try_get::<Value, _>(index)
+            .map_err(|e| map_error(e, 0, 0))?,
         "BOOL" => Value::Bool(row.try_get(index).map_err(|e| map_error(e, 0, 0))?),
-        "INT8" => Value::from(row.try_get::<i64, _>(index).map_err(|e| map_error(e, 0, 0))?),
-        "INT4" => Value::from(row.try_get::<i32, _>(index).map_err(|e| map_error(e, 0, 0))?),
+        "INT8" => Value::from(
+            row.try_get::<i64, _>(index)
+                .map_err(|e| map_error(e, 0, 0))?,
+        ),
+        "INT4" => Value::from(
+            row.try_get::<i32, _>(index)
+                .map_err(|e| map_error(e, 0, 0))?,
+        ),
         _ => Value::String(row.try_get(index).map_err(|e| map_error(e, 0, 0))?),
     };
     Ok(value)
@@ -485,7 +496,9 @@ fn map_error(error: sqlx::Error, prefix_chars: usize, timeout_ms: u64) -> Wareho
             code => WarehouseError::Sql {
                 message: db.message().to_string(),
                 position: match db.position() {
-                    Some(PgErrorPosition::Original(p)) if p > prefix_chars => Some(p - prefix_chars),
+                    Some(PgErrorPosition::Original(p)) if p > prefix_chars => {
+                        Some(p - prefix_chars)
+                    }
                     _ => None,
                 },
                 detail: db.detail().map(str::to_string),
@@ -512,13 +525,25 @@ mod tests {
             ("FLOAT8", "1.5", json!(1.5)),
             ("FLOAT8", "NaN", json!("NaN")),
             ("FLOAT4", "-Infinity", json!("-Infinity")),
-            ("NUMERIC", "12345678901234567890.01", json!("12345678901234567890.01")),
+            (
+                "NUMERIC",
+                "12345678901234567890.01",
+                json!("12345678901234567890.01"),
+            ),
             ("JSONB", r#"{"a": [1, 2]}"#, json!({"a": [1, 2]})),
-            ("TIMESTAMPTZ", "2026-11-30 00:00:00+00", json!("2026-11-30 00:00:00+00")),
+            (
+                "TIMESTAMPTZ",
+                "2026-11-30 00:00:00+00",
+                json!("2026-11-30 00:00:00+00"),
+            ),
             ("TEXT", "héllo", json!("héllo")),
         ];
         for (type_name, text, expected) in cases {
-            assert_eq!(json_from_text(type_name, text), expected, "{type_name} {text}");
+            assert_eq!(
+                json_from_text(type_name, text),
+                expected,
+                "{type_name} {text}"
+            );
         }
     }
 

@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`. Everything else is a helper.
+# Builds share one target dir across clones and CI runs (cold builds take minutes on 2 cores).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/steward/target
+export STEWARD_BIN ?= $(CARGO_TARGET_DIR)/debug/steward
+# Loads STEWARD_DATABASE_URL, STEWARD_DEV_PYTHON, STEWARD_PG_BIN for the local services.
+DEV_ENV := eval "$$(scripts/dev-services env)"
+
+.PHONY: demo test services stop build seed lint conformance
+
+## demo: start the local services, seed the demo warehouse, run a scripted MCP session
+demo: services build seed
+	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" scripts/demo/mcp_session.py
+
+## test: everything CI runs — lint, Rust tests on real Postgres, MCP conformance (Python SDK)
+test: services lint
+	@$(DEV_ENV); cargo test --workspace
+	@$(MAKE) --no-print-directory conformance
+
+services:
+	@scripts/dev-services start
+
+stop:
+	@scripts/dev-services stop
+
+build:
+	@cargo build --bin steward
+
+seed:
+	@$(DEV_ENV); scripts/dev-services psql -v ON_ERROR_STOP=1 -q -f scripts/demo/warehouse.sql
+
+conformance: build seed
+	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" -m pytest -q tests/conformance
+
+lint:
+	@cargo fmt --all -- --check
+	@cargo clippy --workspace --all-targets -- -D warnings
