@@ -59,6 +59,16 @@ fn start(db: &TestDb, dir: &tempfile::TempDir, drain_stderr: bool) -> Server {
     }
 }
 
+/// An authenticated POST from a foreign browser origin, as raw bytes.
+async fn cross_origin_request(base: &str) -> String {
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {TOKEN}\r\n\
+         origin: http://evil.example\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        host = base.trim_start_matches("http://")
+    );
+    raw_request(base, &request).await
+}
+
 async fn raw_request(base: &str, request: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
@@ -122,15 +132,7 @@ async fn authentication_origin_and_health() {
         r#"Bearer realm="steward", error="invalid_token""#
     );
 
-    let evil = raw_request(
-        &server.base,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {TOKEN}\r\n\
-             origin: http://evil.example\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            host = server.base.trim_start_matches("http://")
-        ),
-    )
-    .await;
+    let evil = cross_origin_request(&server.base).await;
     assert!(evil.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{evil}");
     assert!(
         evil.ends_with("Forbidden: Origin header is not allowed"),
@@ -168,15 +170,7 @@ async fn a_closed_stderr_does_not_break_requests() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let server = start(&db, &dir, false);
-    let response = raw_request(
-        &server.base,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {TOKEN}\r\n\
-             origin: http://evil.example\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            host = server.base.trim_start_matches("http://")
-        ),
-    )
-    .await;
+    let response = cross_origin_request(&server.base).await;
     assert!(
         response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
         "{response:?}"
