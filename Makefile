@@ -8,7 +8,7 @@ export STEWARD_BIN ?= $(CARGO_TARGET_DIR)/debug/steward
 # Loads STEWARD_DATABASE_URL, STEWARD_DEV_PYTHON, STEWARD_PG_BIN for the local services.
 DEV_ENV := eval "$$(scripts/dev-services env)"
 
-.PHONY: demo test services stop build seed lint conformance
+.PHONY: demo test services stop build seed lint conformance policy-test
 
 ## demo: start the local services, seed the demo warehouse, run a scripted MCP session
 demo: services build seed
@@ -17,7 +17,7 @@ demo: services build seed
 ## test: everything CI runs — lint, Rust tests on real Postgres, MCP conformance (Python SDK)
 test: services lint
 	@$(DEV_ENV); cargo test --workspace
-	@$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory policy-test conformance
 
 services:
 	@scripts/dev-services start
@@ -33,6 +33,10 @@ seed:
 
 conformance: build seed
 	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" -m pytest -q tests/conformance
+
+## policy-test: the Rego test_* rules next to the policies, through the CLI
+policy-test: build
+	@STEWARD_POLICY__DIR=policies "$$STEWARD_BIN" policy test
 
 lint:
 	@cargo fmt --all -- --check

@@ -1,14 +1,19 @@
 //! Wiring: turns a resolved [`Config`] into running parts — storage (migrated), the warehouse
-//! backend and the tool registry shared by every channel.
+//! backend, policies, approvals, the audit ledger and the pipeline every channel shares.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 use steward_tools::warehouse::postgres::PgWarehouse;
-use steward_tools::{Warehouse, warehouse_tools};
+use steward_tools::{Tool, Warehouse, tool, warehouse_tools};
 
+use crate::approval_status::ApprovalStatus;
+use crate::approvals::Approvals;
+use crate::audit::AuditLedger;
 use crate::config::{Config, DatabaseSettings, WarehouseKind};
-use crate::registry::ToolRegistry;
+use crate::pipeline::Pipeline;
+use crate::policy::{PolicyConfig, PolicyEngine, PolicyError};
+use crate::principal::Principal;
 use crate::storage::{self, STORAGE_SCHEMA, StorageError};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,27 +25,71 @@ pub enum AppError {
     NotConfigured { what: &'static str, var: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 pub struct App {
     pub config: Config,
     pub storage: PgPool,
-    pub registry: Arc<ToolRegistry>,
+    pub pipeline: Arc<Pipeline>,
 }
 
 impl App {
-    /// Connects to storage (applying migrations) and builds the registry.
+    /// Loads policies (refusing to start on a broken one), connects to storage (applying
+    /// migrations) and builds the pipeline.
     pub async fn start(config: Config) -> Result<Self, AppError> {
+        let policy = load_policies(&config)?;
         let options = required(&config.storage, "Steward's storage database")?;
         let storage = storage::open(options, &config.storage.display_target()).await?;
         let warehouse = build_warehouse(&config)?;
-        let tools = warehouse_tools(warehouse, config.warehouse.limits);
-        let registry = Arc::new(ToolRegistry::new(tools, storage.clone()));
+        let approvals = Approvals::new(storage.clone());
+        let mut tools: Vec<Arc<dyn Tool>> = warehouse_tools(warehouse, config.warehouse.limits);
+        tools.push(tool::register(ApprovalStatus::new(approvals.clone())));
+        let pipeline = Arc::new(Pipeline::new(
+            tools,
+            policy,
+            approvals,
+            AuditLedger::new(storage.clone()),
+            config.policy.environment.clone(),
+        ));
         Ok(Self {
             config,
             storage,
-            registry,
+            pipeline,
         })
+    }
+
+    /// The local human (CLI operator, stdio user).
+    pub fn operator(&self) -> Principal {
+        Principal::human(
+            self.config.server.stdio_principal.clone(),
+            self.config.server.stdio_groups.clone(),
+        )
+    }
+
+    /// A person named on the CLI (`--as ID`), with the groups `[people.ID]` gives them.
+    pub fn person(&self, id: &str) -> Principal {
+        let groups = self.config.people.get(id).cloned().unwrap_or_else(|| {
+            if id == self.config.server.stdio_principal {
+                self.config.server.stdio_groups.clone()
+            } else {
+                Vec::new()
+            }
+        });
+        Principal::human(id, groups)
+    }
+}
+
+/// The configured policies: `policy.dir`, or the ones built into the binary.
+pub fn load_policies(config: &Config) -> Result<PolicyEngine, PolicyError> {
+    let policy_config = PolicyConfig {
+        protected_schemas: config.policy.protected_schemas.clone(),
+        default_approver_group: config.policy.default_approver_group.clone(),
+    };
+    match &config.policy.dir {
+        Some(dir) => PolicyEngine::load(dir, &policy_config),
+        None => PolicyEngine::builtin(&policy_config),
     }
 }
 

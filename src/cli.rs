@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::config_check;
 use crate::mcp::StewardServer;
 use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
-use crate::principal::{Channel, Principal};
+use crate::pipeline::{Caller, Outcome};
+use crate::principal::Channel;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,13 +50,81 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Run one tool as the local operator and print its JSON result.
+    /// Run one tool as the local operator (policy and approvals apply) and print its JSON result.
     Call {
         /// Tool name, e.g. query_warehouse.
         tool: String,
         /// Arguments as a JSON object, e.g. '{"sql": "select 1"}'.
         #[arg(default_value = "{}")]
         arguments: String,
+    },
+    /// Review and decide approval requests.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+    /// Test and debug the Rego policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Inspect the tamper-evident audit ledger.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Requests, newest first (pending ones by default).
+    List {
+        /// pending, approved, denied, expired, executing, executed, failed, or all.
+        #[arg(long, default_value = "pending")]
+        state: String,
+    },
+    /// One request: the exact action, the policy reason, votes so far.
+    Show { id: String },
+    /// Approve a request as USER.
+    Approve {
+        id: String,
+        #[arg(long = "as", value_name = "USER")]
+        approver: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Deny a request as USER, with a reason.
+    Deny {
+        id: String,
+        #[arg(long = "as", value_name = "USER")]
+        approver: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run every test_* rule next to the policies.
+    Test,
+    /// Print the decision for an input document (JSON file).
+    Eval {
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; report the first broken row.
+    Verify,
+    /// The most recent rows, oldest first.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: i64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -160,17 +229,24 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .context("arguments must be a JSON object, e.g. '{\"sql\": \"select 1\"}'")?;
             let app = App::start(config).await?;
-            let operator = Principal {
-                id: app.config.server.stdio_principal.clone(),
-                groups: app.config.server.stdio_groups.clone(),
+            let caller = Caller {
+                principal: app.operator(),
+                channel: Channel::Cli,
             };
-            let value = app
-                .registry
-                .call(&operator, Channel::Cli, &tool, arguments)
-                .await?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            Ok(ExitCode::SUCCESS)
+            match app.pipeline.call(&caller, &tool, arguments).await? {
+                Outcome::Completed(value) => {
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Outcome::PendingApproval(pending) => {
+                    println!("{}", serde_json::to_string_pretty(&pending)?);
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
+        Command::Approvals { command } => approvals(App::start(config).await?, command).await,
+        Command::Policy { command } => policy(&config, command),
+        Command::Audit { command } => audit(App::start(config).await?, command).await,
         Command::Serve { http } => {
             serve(config, http).await?;
             Ok(ExitCode::SUCCESS)
@@ -188,11 +264,7 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
         );
     }
     let app = App::start(config).await?;
-    let local = Principal {
-        id: app.config.server.stdio_principal.clone(),
-        groups: app.config.server.stdio_groups.clone(),
-    };
-    let server = StewardServer::new(app.registry.clone(), local);
+    let server = StewardServer::new(app.pipeline.clone(), app.operator());
     match http {
         None => {
             let stdio = crate::mcp::stdio::screened(tokio::io::stdin(), tokio::io::stdout());
@@ -225,6 +297,147 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn approvals(app: App, command: ApprovalsCommand) -> anyhow::Result<ExitCode> {
+    let approvals = app.pipeline.approvals();
+    match command {
+        ApprovalsCommand::List { state } => {
+            let states: Vec<&str> = if state == "all" {
+                vec![]
+            } else {
+                vec![state.as_str()]
+            };
+            let requests = approvals.list(&states).await?;
+            if requests.is_empty() {
+                println!("no {state} approval requests");
+            }
+            for r in requests {
+                println!(
+                    "{}  {:<9} {}  {} {}  {}/{} approvals  expires {}  {}",
+                    r.id,
+                    r.state,
+                    r.tool,
+                    r.action["statement_kind"].as_str().unwrap_or(""),
+                    r.action["tables"]
+                        .as_array()
+                        .map(|t| t
+                            .iter()
+                            .filter_map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","))
+                        .unwrap_or_default(),
+                    r.approvals_given(),
+                    r.min_approvals,
+                    r.expires_at,
+                    r.principal,
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ApprovalsCommand::Show { id } => {
+            let request = approvals.get(&id).await?;
+            println!("{}", serde_json::to_string_pretty(&request)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        ApprovalsCommand::Approve {
+            id,
+            approver,
+            comment,
+        } => {
+            let person = app.person(&approver);
+            let request = app
+                .pipeline
+                .vote(&id, &person, true, comment.as_deref(), "cli")
+                .await?;
+            println!(
+                "{} approved {}: now {} ({}/{} approvals)",
+                person.id,
+                request.id,
+                request.state,
+                request.approvals_given(),
+                request.min_approvals
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ApprovalsCommand::Deny {
+            id,
+            approver,
+            reason,
+        } => {
+            let person = app.person(&approver);
+            let request = app
+                .pipeline
+                .vote(&id, &person, false, Some(&reason), "cli")
+                .await?;
+            println!("{} denied {}: now {}", person.id, request.id, request.state);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn policy(config: &Config, command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    let engine = crate::app::load_policies(config)?;
+    match command {
+        PolicyCommand::Test => {
+            let results = engine.run_tests();
+            let failed = results.iter().filter(|r| !r.passed).count();
+            for r in &results {
+                let mark = if r.passed { "ok  " } else { "FAIL" };
+                match &r.error {
+                    Some(error) => println!("{mark} {}: {error}", r.name),
+                    None => println!("{mark} {}", r.name),
+                }
+            }
+            println!("{} passed, {failed} failed", results.len() - failed);
+            Ok(if failed == 0 && !results.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        PolicyCommand::Eval { input } => {
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let input: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", input.display()))?;
+            println!(
+                "raw:      {}",
+                serde_json::to_string(&engine.evaluate_raw(&input)?)?
+            );
+            println!(
+                "decision: {}",
+                serde_json::to_string(&engine.decide(&input))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn audit(app: App, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let ledger = app.pipeline.audit();
+    match command {
+        AuditCommand::Verify => match ledger.verify().await? {
+            crate::audit::Verification::Intact { rows } => {
+                println!("audit ledger intact: {rows} rows, hash chain verified");
+                Ok(ExitCode::SUCCESS)
+            }
+            crate::audit::Verification::Broken { seq, reason } => {
+                println!("audit ledger BROKEN at row {seq}: {reason}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AuditCommand::Tail { limit, json } => {
+            for row in ledger.tail(limit).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&row)?);
+                } else {
+                    println!("{}", row.line());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -59,6 +59,23 @@ struct RawConfig {
     storage: Option<RawStorage>,
     warehouse: Option<RawWarehouse>,
     server: Option<RawServer>,
+    policy: Option<RawPolicy>,
+    people: Option<BTreeMap<String, RawPerson>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    dir: Option<PathBuf>,
+    environment: Option<String>,
+    protected_schemas: Option<Vec<String>>,
+    default_approver_group: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerson {
+    groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +179,17 @@ pub struct ServerSettings {
     pub tokens: Vec<TokenSettings>,
 }
 
+/// How tool calls are decided.
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    /// Folder of *.rego files; None = the policies built into the binary.
+    pub dir: Option<PathBuf>,
+    /// Passed to policies as `input.environment` (e.g. dev, prod).
+    pub environment: String,
+    pub protected_schemas: Vec<String>,
+    pub default_approver_group: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where the settings came from, for `config show`.
@@ -169,6 +197,9 @@ pub struct Config {
     pub storage: DatabaseSettings,
     pub warehouse: WarehouseSettings,
     pub server: ServerSettings,
+    pub policy: PolicySettings,
+    /// People who approve from the CLI (`--as ID`), with their groups.
+    pub people: BTreeMap<String, Vec<String>>,
 }
 
 impl Config {
@@ -341,11 +372,30 @@ fn resolve(
         stdio_groups: server.stdio_groups.unwrap_or_default(),
         tokens,
     };
+    let policy = raw.policy.unwrap_or_default();
+    let policy = PolicySettings {
+        dir: policy.dir,
+        environment: policy.environment.unwrap_or_else(|| "dev".into()),
+        protected_schemas: policy
+            .protected_schemas
+            .unwrap_or_else(|| vec!["gold".into()]),
+        default_approver_group: policy
+            .default_approver_group
+            .unwrap_or_else(|| "data-oncall".into()),
+    };
+    let people = raw
+        .people
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, person)| (id, person.groups.unwrap_or_default()))
+        .collect();
     Ok(Config {
         source,
         storage,
         warehouse,
         server,
+        policy,
+        people,
     })
 }
 
@@ -466,7 +516,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`"
         );
     }
 

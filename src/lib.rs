@@ -1,11 +1,16 @@
-//! Steward's runtime: configuration, storage, the tool registry every channel shares, and the
-//! MCP server (stdio and streamable HTTP). Tools themselves live in `steward-tools`.
+//! Steward's runtime: configuration, storage, the pipeline every channel shares (policy ->
+//! approval gate -> execute -> audit), and the MCP server (stdio and streamable HTTP). Tools
+//! themselves live in `steward-tools`.
 
 pub mod app;
+pub mod approval_status;
+pub mod approvals;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod config_check;
 pub mod mcp;
+pub mod pipeline;
+pub mod policy;
 pub mod principal;
-pub mod registry;
 pub mod storage;

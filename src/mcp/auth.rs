@@ -52,10 +52,7 @@ impl TokenVerifier {
             }
         }
         found
-            .map(|entry| Principal {
-                id: entry.principal.clone(),
-                groups: entry.groups.clone(),
-            })
+            .map(|entry| Principal::human(entry.principal.clone(), entry.groups.clone()))
             .ok_or(AuthFailure::Invalid)
     }
 }
@@ -93,10 +90,7 @@ mod tests {
         let v = verifier();
         assert_eq!(
             v.verify(Some("Bearer s3cret")),
-            Ok(Principal {
-                id: "alice".into(),
-                groups: vec!["data-oncall".into()]
-            })
+            Ok(Principal::human("alice", vec!["data-oncall".into()]))
         );
         assert_eq!(
             v.verify(Some("bearer  s3cret ")).map(|p| p.id),

@@ -14,13 +14,15 @@ use rmcp::model::{
     InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
     ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{ElicitationError, ElicitationMode, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use steward_tools::{ToolError, ToolSpec};
 
+use crate::pipeline::{CallError, Caller, Outcome, PendingApproval, Pipeline};
 use crate::principal::{Channel, Principal};
-use crate::registry::{CallError, ToolRegistry};
 
 /// What clients are told Steward is (MCP `instructions`).
 pub const INSTRUCTIONS: &str = include_str!("../../prompts/server_instructions.md");
@@ -28,27 +30,138 @@ pub const INSTRUCTIONS: &str = include_str!("../../prompts/server_instructions.m
 /// One MCP session's view of Steward.
 #[derive(Clone)]
 pub struct StewardServer {
-    registry: Arc<ToolRegistry>,
-    /// Caller for stdio sessions; HTTP sessions take theirs from the bearer token.
-    local_principal: Principal,
+    pipeline: Arc<Pipeline>,
+    /// The human at the other end of stdio; HTTP sessions take theirs from the bearer token.
+    local_human: Principal,
 }
 
+/// The approval form shown through MCP elicitation.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ApprovalForm {
+    /// approve runs the action exactly as shown; deny refuses it.
+    pub decision: FormDecision,
+    /// Optional note kept with your decision in the audit ledger.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FormDecision {
+    Approve,
+    Deny,
+}
+
+rmcp::elicit_safe!(ApprovalForm);
+
 impl StewardServer {
-    pub fn new(registry: Arc<ToolRegistry>, local_principal: Principal) -> Self {
+    pub fn new(pipeline: Arc<Pipeline>, local_human: Principal) -> Self {
         Self {
-            registry,
-            local_principal,
+            pipeline,
+            local_human,
         }
     }
 
-    fn caller(&self, context: &RequestContext<RoleServer>) -> (Principal, Channel) {
+    /// A call over MCP is made by the client's model for the connected human: the principal
+    /// is an agent acting on that human's behalf.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> (Caller, Principal) {
         let from_http = context
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Principal>());
-        match from_http {
+        let (human, channel) = match from_http {
             Some(principal) => (principal.clone(), Channel::McpHttp),
-            None => (self.local_principal.clone(), Channel::McpStdio),
+            None => (self.local_human.clone(), Channel::McpStdio),
+        };
+        let client = context
+            .peer
+            .peer_info()
+            .map(|info| info.client_info.name.clone())
+            .unwrap_or_else(|| "unknown-client".into());
+        let agent = Principal::agent_for(format!("mcp:{client}"), &human);
+        (
+            Caller {
+                principal: agent,
+                channel,
+            },
+            human,
+        )
+    }
+
+    /// Asks the connected human through elicitation when they may approve; returns the
+    /// executed result, a denial, or the request still pending.
+    async fn ask_human(
+        &self,
+        context: &RequestContext<RoleServer>,
+        caller: &Caller,
+        human: &Principal,
+        tool: &str,
+        arguments: Value,
+        pending: PendingApproval,
+    ) -> Result<Outcome, CallError> {
+        let supports_form = context
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form);
+        if !supports_form {
+            return Ok(Outcome::PendingApproval(pending));
+        }
+        let request = self.pipeline.approvals().get(&pending.approval_id).await?;
+        if request.check_approver(human).is_err() {
+            return Ok(Outcome::PendingApproval(pending));
+        }
+        let message = format!(
+            "{agent} wants to run {tool} on your behalf.\n\nAction:\n{action}\n\nPolicy: {reason}\n\
+             Approvals needed: {needed} from {approvers}. Expires at {expires}.",
+            agent = caller.principal.id,
+            action = serde_json::to_string_pretty(&request.action).unwrap_or_default(),
+            reason = request.reason,
+            needed = request.min_approvals,
+            approvers = request.approvers.join(", "),
+            expires = request.expires_at,
+        );
+        let answer = context.peer.elicit::<ApprovalForm>(message).await;
+        let (approve, comment) = match answer {
+            Ok(Some(form)) => (form.decision == FormDecision::Approve, form.comment),
+            Ok(None) => (false, Some("no answer".into())),
+            Err(ElicitationError::UserDeclined) => {
+                (false, Some("declined in the MCP client".into()))
+            }
+            Err(ElicitationError::UserCancelled) => {
+                (false, Some("cancelled in the MCP client".into()))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "elicitation failed; the request stays pending");
+                return Ok(Outcome::PendingApproval(pending));
+            }
+        };
+        let decided = self
+            .pipeline
+            .vote(
+                &request.id,
+                human,
+                approve,
+                comment.as_deref(),
+                "mcp-elicitation",
+            )
+            .await?;
+        match decided.state.as_str() {
+            "approved" => self
+                .pipeline
+                .execute_approved(caller, &decided.id, tool, arguments)
+                .await
+                .map(Outcome::Completed),
+            "denied" => Err(CallError::Denied {
+                reason: format!(
+                    "{} denied approval {}{}",
+                    human.id,
+                    decided.id,
+                    comment.map(|c| format!(": {c}")).unwrap_or_default()
+                ),
+            }),
+            _ => Ok(Outcome::PendingApproval(PendingApproval::from_request(
+                &decided,
+            ))),
         }
     }
 }
@@ -66,7 +179,7 @@ pub fn mcp_tool(spec: &ToolSpec) -> Tool {
         Arc::new(spec.input_schema.clone()),
     )
     .with_title(spec.title)
-    .with_raw_output_schema(Arc::new(spec.output_schema.clone()))
+    .with_raw_output_schema(Arc::new(output_schema(spec)))
     .with_annotations(annotations)
 }
 
@@ -86,12 +199,12 @@ impl ServerHandler for StewardServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         Ok(ListToolsResult::with_all_items(
-            self.registry.specs().map(mcp_tool).collect(),
+            self.pipeline.specs().map(mcp_tool).collect(),
         ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.registry.spec(name).map(mcp_tool)
+        self.pipeline.spec(name).map(mcp_tool)
     }
 
     async fn call_tool(
@@ -99,22 +212,25 @@ impl ServerHandler for StewardServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let (principal, channel) = self.caller(&context);
+        let (caller, human) = self.caller(&context);
         let arguments = request
             .arguments
             .map(Value::Object)
             .unwrap_or_else(|| Value::Object(JsonObject::new()));
-        let result = self
-            .registry
-            .call(&principal, channel, &request.name, arguments)
+        let mut outcome = self
+            .pipeline
+            .call(&caller, &request.name, arguments.clone())
             .await;
-        match result {
-            Ok(value) => {
-                let text =
-                    serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-                let mut result = CallToolResult::structured(value);
-                result.content = vec![ContentBlock::text(text)];
-                Ok(result.into())
+        if let Ok(Outcome::PendingApproval(pending)) = outcome {
+            outcome = self
+                .ask_human(&context, &caller, &human, &request.name, arguments, pending)
+                .await;
+        }
+        match outcome {
+            Ok(Outcome::Completed(value)) => Ok(structured(value).into()),
+            Ok(Outcome::PendingApproval(pending)) => {
+                let value = serde_json::to_value(&pending).unwrap_or_default();
+                Ok(structured(value).into())
             }
             Err(e @ CallError::UnknownTool { .. }) => {
                 Err(McpError::invalid_params(e.to_string(), None))
@@ -122,9 +238,48 @@ impl ServerHandler for StewardServer {
             Err(CallError::Tool(e @ ToolError::InvalidParams { .. })) => {
                 Err(McpError::invalid_params(e.to_string(), None))
             }
-            Err(CallError::Tool(e @ (ToolError::Refused(_) | ToolError::Failed(_)))) => {
-                Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into())
-            }
+            Err(e @ CallError::Audit(_)) => Err(McpError::internal_error(e.to_string(), None)),
+            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
         }
     }
+}
+
+/// A result carrying `value` as structured content and as pretty JSON text.
+fn structured(value: Value) -> CallToolResult {
+    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+    let mut result = CallToolResult::structured(value);
+    result.content = vec![ContentBlock::text(text)];
+    result
+}
+
+/// Tools that may need approval answer either with their output or with `pending_approval`;
+/// their advertised output schema says so (definitions hoisted to the root for `$ref`s).
+fn output_schema(spec: &ToolSpec) -> JsonObject {
+    if spec.annotations.read_only {
+        return spec.output_schema.clone();
+    }
+    let pending = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<PendingApproval>()
+        .to_value();
+    let mut root = JsonObject::new();
+    let mut defs = JsonObject::new();
+    let mut branches = Vec::new();
+    for schema in [Value::Object(spec.output_schema.clone()), pending] {
+        let Value::Object(mut schema) = schema else {
+            continue;
+        };
+        if let Some(Value::Object(found)) = schema.remove("$defs") {
+            defs.extend(found);
+        }
+        schema.remove("$schema");
+        branches.push(Value::Object(schema));
+    }
+    root.insert("type".into(), Value::String("object".into()));
+    root.insert("anyOf".into(), Value::Array(branches));
+    if !defs.is_empty() {
+        root.insert("$defs".into(), Value::Object(defs));
+    }
+    root
 }

@@ -80,15 +80,16 @@ impl TestDb {
             .expect("tool exists")
     }
 
-    /// Everything a statement could have changed: every user table's name, row count and an
-    /// md5 over its rows, plus the list of schemas and sequences' values.
+    /// Everything a statement could have changed in the warehouse: every user table's name, row
+    /// count and an md5 over its rows, plus the list of schemas and sequences' values. Steward's
+    /// own schema (approvals, audit ledger) is left out: recording a refusal is not a change.
     pub async fn fingerprint(&self) -> Vec<(String, i64, String)> {
         let mut conn = PgConnection::connect_with(&self.options)
             .await
             .expect("connect");
         let tables: Vec<(String, String)> = sqlx::query_as(
             "SELECT table_schema::text, table_name::text FROM information_schema.tables
-             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'steward')
              ORDER BY 1, 2",
         )
         .fetch_all(&mut conn)

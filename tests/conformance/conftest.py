@@ -100,16 +100,14 @@ class Steward:
         return int(self.psql(sql))
 
     def audited_calls(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
-        """Rows of steward.tool_calls recorded for exactly these tool arguments. The server keeps
-        only the SHA-256 of the arguments' compact JSON (serde_json's `to_string`); pass a
-        single-key object so key order cannot matter."""
-        assert len(arguments) == 1, "key order of multi-key objects is the server's business"
-        compact = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
-        digest = hashlib.sha256(compact.encode()).hexdigest()
+        """Tool calls in the audit ledger (steward.audit_ledger) made with exactly these
+        arguments. MCP calls are recorded as the client's agent acting for the token's human."""
+        literal = json.dumps(arguments, ensure_ascii=False).replace("'", "''")
         out = self.psql(
             "select coalesce(json_agg(json_build_object("
-            "'channel', channel, 'principal', principal, 'tool', tool, 'outcome', outcome)), '[]') "
-            f"from steward.tool_calls where arguments_sha256 = '{digest}'"
+            "'channel', channel, 'on_behalf_of', on_behalf_of, 'principal_kind', principal_kind, "
+            "'tool', tool, 'outcome', outcome) order by seq), '[]') "
+            f"from steward.audit_ledger where event = 'tool_call' and arguments = '{literal}'::jsonb"
         )
         return json.loads(out)
 

@@ -26,13 +26,20 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {"list_tables", "describe_table", "query_warehouse"}
+TOOLS = {"list_tables", "describe_table", "query_warehouse", "execute_statement", "approval_status"}
 READ_ONLY_ANNOTATIONS = {
     "read_only_hint": True,
     "destructive_hint": False,
     "idempotent_hint": True,
     "open_world_hint": False,
 }
+DESTRUCTIVE_ANNOTATIONS = {
+    "read_only_hint": False,
+    "destructive_hint": True,
+    "idempotent_hint": False,
+    "open_world_hint": False,
+}
+ANNOTATIONS = {name: READ_ONLY_ANNOTATIONS for name in TOOLS} | {"execute_statement": DESTRUCTIVE_ANNOTATIONS}
 REFUSAL_PREFIX = "refused: DELETE is not read-only"
 
 
@@ -91,7 +98,7 @@ async def test_tools_list(connection) -> None:
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
         assert tool.annotations is not None, name
         hints = tool.annotations.model_dump(include=set(READ_ONLY_ANNOTATIONS))
-        assert hints == READ_ONLY_ANNOTATIONS, name
+        assert hints == ANNOTATIONS[name], name
 
     assert tools["query_warehouse"].input_schema.get("required") == ["sql"]
     assert tools["describe_table"].input_schema.get("required") == ["table"]
@@ -288,7 +295,13 @@ def test_http_rejects_bad_credentials_before_any_tool_runs(
     [reply] = [m for m in response_messages(good) if m.get("id") == 2]
     assert reply["result"]["structuredContent"]["rows"] == [[canary]]
     assert steward.audited_calls(arguments) == [
-        {"channel": "mcp-http", "principal": http_server.principal, "tool": "query_warehouse", "outcome": "ok"}
+        {
+            "channel": "mcp-http",
+            "on_behalf_of": http_server.principal,
+            "principal_kind": "agent",
+            "tool": "query_warehouse",
+            "outcome": "ok",
+        }
     ]
 
 

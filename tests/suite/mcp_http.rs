@@ -157,7 +157,7 @@ async fn authentication_origin_and_health() {
         (200, "ok\n".to_string())
     );
 
-    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM steward.tool_calls")
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM steward.audit_ledger")
         .fetch_one(&db.pool().await)
         .await
         .unwrap();

@@ -1,3 +1,5 @@
+mod approvals;
+mod audit;
 mod config_check;
 mod describe_table;
 mod list_tables;
@@ -5,4 +7,3 @@ mod mcp_http;
 mod mcp_stdio;
 mod query_warehouse;
 mod refusal_matrix;
-mod registry;

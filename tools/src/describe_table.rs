@@ -51,6 +51,10 @@ impl TypedTool for DescribeTable {
         open_world: false,
     };
 
+    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+        Ok(serde_json::json!({ "table": params.table, "sample_rows": params.sample_rows }))
+    }
+
     async fn run(&self, params: Params) -> Result<TableDescription, ToolError> {
         if params.sample_rows > MAX_SAMPLE_ROWS {
             return Err(ToolError::InvalidParams {

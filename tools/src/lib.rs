@@ -3,6 +3,7 @@
 //! runs them from its agent through one pipeline; this crate knows nothing about transports.
 
 pub mod describe_table;
+pub mod execute_statement;
 pub mod list_tables;
 pub mod query_warehouse;
 pub mod tool;
@@ -21,6 +22,10 @@ pub fn warehouse_tools(warehouse: Arc<dyn Warehouse>, limits: QueryLimits) -> Ve
             warehouse.clone(),
             limits,
         )),
-        tool::register(query_warehouse::QueryWarehouse::new(warehouse, limits)),
+        tool::register(query_warehouse::QueryWarehouse::new(
+            warehouse.clone(),
+            limits,
+        )),
+        tool::register(execute_statement::ExecuteStatement::new(warehouse, limits)),
     ]
 }

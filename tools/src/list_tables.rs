@@ -47,6 +47,10 @@ impl TypedTool for ListTables {
         open_world: false,
     };
 
+    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+        Ok(serde_json::json!({ "schema": params.schema }))
+    }
+
     async fn run(&self, params: Params) -> Result<Output, ToolError> {
         let tables = self
             .warehouse

@@ -50,6 +50,12 @@ impl TypedTool for QueryWarehouse {
         open_world: false,
     };
 
+    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+        let statement = check_read_only(&params.sql, self.warehouse.dialect())
+            .map_err(|refusal| ToolError::Refused(refusal.to_string()))?;
+        Ok(serde_json::json!({ "statement_kind": statement.kind }))
+    }
+
     async fn run(&self, params: Params) -> Result<QueryResult, ToolError> {
         let row_cap = match params.max_rows {
             None => self.limits.default_rows,

@@ -52,6 +52,9 @@ pub enum ToolError {
 #[async_trait]
 pub trait Tool: Send + Sync {
     fn spec(&self) -> &ToolSpec;
+    /// The facts policies decide on (statement kind, tables, row estimate...), without doing
+    /// anything. `None` means the tool cannot say what it would do, and it is denied.
+    async fn describe(&self, arguments: &Value) -> Result<Option<Value>, ToolError>;
     async fn call(&self, arguments: Value) -> Result<Value, ToolError>;
 }
 
@@ -65,6 +68,12 @@ pub trait TypedTool: Send + Sync + 'static {
     const TITLE: &'static str;
     const DESCRIPTION: &'static str;
     const ANNOTATIONS: Annotations;
+
+    /// What the call would do, as facts for policies; must not change anything.
+    fn describe(
+        &self,
+        params: &Self::Params,
+    ) -> impl Future<Output = Result<Value, ToolError>> + Send;
 
     fn run(
         &self,
@@ -96,23 +105,31 @@ impl<T: TypedTool> Tool for Registered<T> {
         &self.spec
     }
 
+    async fn describe(&self, arguments: &Value) -> Result<Option<Value>, ToolError> {
+        let params = parse_params::<T>(arguments.clone())?;
+        self.tool.describe(&params).await.map(Some)
+    }
+
     async fn call(&self, arguments: Value) -> Result<Value, ToolError> {
-        // A client that sends no arguments means "all defaults".
-        let arguments = if arguments.is_null() {
-            Value::Object(Map::new())
-        } else {
-            arguments
-        };
-        let params: T::Params =
-            serde_path_to_error::deserialize(arguments).map_err(|e| ToolError::InvalidParams {
-                tool: T::NAME,
-                message: describe_deserialize_error(&e),
-            })?;
+        let params = parse_params::<T>(arguments)?;
         let output = self.tool.run(params).await?;
         serde_json::to_value(output).map_err(|e| {
             ToolError::Failed(format!("{}: could not encode the result: {e}", T::NAME))
         })
     }
+}
+
+fn parse_params<T: TypedTool>(arguments: Value) -> Result<T::Params, ToolError> {
+    // A client that sends no arguments means "all defaults".
+    let arguments = if arguments.is_null() {
+        Value::Object(Map::new())
+    } else {
+        arguments
+    };
+    serde_path_to_error::deserialize(arguments).map_err(|e| ToolError::InvalidParams {
+        tool: T::NAME,
+        message: describe_deserialize_error(&e),
+    })
 }
 
 fn describe_deserialize_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -178,6 +195,10 @@ mod tests {
             open_world: false,
         };
 
+        async fn describe(&self, params: &EchoParams) -> Result<Value, ToolError> {
+            Ok(serde_json::json!({"length": params.text.len()}))
+        }
+
         async fn run(&self, params: EchoParams) -> Result<EchoOutput, ToolError> {
             Ok(EchoOutput {
                 text: params.text.repeat(params.times.unwrap_or(1) as usize),
@@ -193,6 +214,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out, serde_json::json!({"text": "abab"}));
+    }
+
+    #[tokio::test]
+    async fn describe_reports_facts_without_running() {
+        let tool = register(Echo);
+        let facts = tool
+            .describe(&serde_json::json!({"text": "abc"}))
+            .await
+            .unwrap();
+        assert_eq!(facts, Some(serde_json::json!({"length": 3})));
     }
 
     #[tokio::test]

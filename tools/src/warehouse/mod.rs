@@ -5,6 +5,7 @@
 pub mod names;
 pub mod postgres;
 pub mod sql_guard;
+pub mod write_statement;
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -13,6 +14,7 @@ use serde_json::Value;
 use sqlparser::dialect::Dialect;
 
 pub use sql_guard::{ReadOnlyStatement, Refusal};
+pub use write_statement::WriteStatement;
 
 /// One table-like object a user can query.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -200,6 +202,20 @@ pub trait Warehouse: Send + Sync {
         sample_rows: usize,
         limits: &QueryLimits,
     ) -> Result<TableDescription, WarehouseError>;
+    /// Qualifies table names the way the warehouse would resolve them ("schema.table").
+    async fn qualify(&self, tables: &[names::TableName]) -> Result<Vec<String>, WarehouseError>;
+    /// Estimated rows a write touches, without running it (None when it cannot be estimated).
+    async fn estimate_rows(
+        &self,
+        statement: &WriteStatement,
+        qualified_tables: &[String],
+    ) -> Result<Option<i64>, WarehouseError>;
+    /// Runs one write statement in its own transaction; returns the rows affected.
+    async fn execute_write(
+        &self,
+        statement: &WriteStatement,
+        limits: &QueryLimits,
+    ) -> Result<u64, WarehouseError>;
     /// Runs one statement already accepted by [`sql_guard::check_read_only`].
     async fn query(
         &self,

@@ -12,10 +12,10 @@ use sqlx::{
     TypeInfo, ValueRef,
 };
 
-use super::names::{close_matches, parse_table_name, quote_ident};
+use super::names::{TableName, close_matches, parse_table_name, quote_ident};
 use super::{
     ColumnInfo, QueryLimits, QueryResult, ReadOnlyStatement, ResultColumn, TableDescription,
-    TableSummary, TruncationReason, Warehouse, WarehouseError,
+    TableSummary, TruncationReason, Warehouse, WarehouseError, WriteStatement,
 };
 
 /// Schemas that are never shown: the catalogs and Steward's own storage.
@@ -254,6 +254,97 @@ impl Warehouse for PgWarehouse {
             columns,
             sample,
         })
+    }
+
+    async fn qualify(&self, tables: &[TableName]) -> Result<Vec<String>, WarehouseError> {
+        let mut qualified = Vec::with_capacity(tables.len());
+        for table in tables {
+            let name = match &table.schema {
+                Some(schema) => format!("{schema}.{}", table.name),
+                None => {
+                    // Resolve like the statement would: search_path, else the current schema.
+                    let schema: String = sqlx::query_scalar(
+                        "SELECT coalesce(
+                            (SELECT n.nspname::text FROM pg_class c
+                             JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE c.oid = to_regclass(quote_ident($1))),
+                            current_schema()::text)",
+                    )
+                    .bind(&table.name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, 0, 0))?;
+                    format!("{schema}.{}", table.name)
+                }
+            };
+            qualified.push(name);
+        }
+        Ok(qualified)
+    }
+
+    async fn estimate_rows(
+        &self,
+        statement: &WriteStatement,
+        qualified_tables: &[String],
+    ) -> Result<Option<i64>, WarehouseError> {
+        if statement.is_dml {
+            // The planner's estimate for the rows the statement reads to modify; never runs it.
+            let plan: Value = sqlx::query_scalar(AssertSqlSafe(format!(
+                "EXPLAIN (FORMAT JSON) {}",
+                statement.sql
+            )))
+            .persistent(false)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_error(e, "EXPLAIN (FORMAT JSON) ".len(), 0))?;
+            let top = &plan[0]["Plan"];
+            let node = match top["Node Type"].as_str() {
+                Some("ModifyTable") => &top["Plans"][0],
+                _ => top,
+            };
+            return Ok(node["Plan Rows"].as_f64().map(|rows| rows.round() as i64));
+        }
+        if statement.kind == "TRUNCATE" || statement.kind == "DROP TABLE" {
+            let rows: Option<i64> = sqlx::query_scalar(
+                "SELECT sum(greatest(c.reltuples, 0))::bigint FROM pg_class c
+                 WHERE c.oid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) t)",
+            )
+            .bind(qualified_tables)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_error(e, 0, 0))?;
+            return Ok(rows);
+        }
+        Ok(None)
+    }
+
+    async fn execute_write(
+        &self,
+        statement: &WriteStatement,
+        limits: &QueryLimits,
+    ) -> Result<u64, WarehouseError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {}",
+            limits.timeout_ms
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        // Extended protocol: Postgres refuses a second statement hidden in the text.
+        let done = sqlx::query(AssertSqlSafe(statement.sql.clone()))
+            .persistent(false)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        tx.commit()
+            .await
+            .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        Ok(done.rows_affected())
     }
 
     async fn query(

@@ -289,7 +289,7 @@ fn query_kind(body: &SetExpr) -> &'static str {
 
 /// Upper-case kind of a statement, for messages: common variants by name, the rest from the
 /// leading keyword(s) of the statement's rendering.
-fn statement_kind(statement: &Statement) -> String {
+pub fn statement_kind(statement: &Statement) -> String {
     let kind = match statement {
         Statement::Query(query) => query_kind(&query.body),
         Statement::Insert(_) => "INSERT",

@@ -1,0 +1,109 @@
+//! `execute_statement`: runs one write or DDL statement on the warehouse. Destructive: it only
+//! runs after the pipeline's policy and approval gate; its description (kind, tables, schemas,
+//! estimated rows) is what policies and approvers see.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::tool::{Annotations, ToolError, TypedTool};
+use crate::warehouse::write_statement::parse_write;
+use crate::warehouse::{QueryLimits, Warehouse};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// One write or DDL statement (INSERT, UPDATE, DELETE, MERGE, CREATE, ALTER, DROP,
+    /// TRUNCATE...). It runs only after policy allows it and, when required, people approve
+    /// exactly this text.
+    pub sql: String,
+}
+
+/// What the statement did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    pub statement_kind: String,
+    /// Tables the statement touched, qualified.
+    pub tables: Vec<String>,
+    /// Rows inserted, updated or deleted (0 for DDL).
+    pub rows_affected: u64,
+}
+
+pub struct ExecuteStatement {
+    warehouse: Arc<dyn Warehouse>,
+    limits: QueryLimits,
+}
+
+impl ExecuteStatement {
+    pub fn new(warehouse: Arc<dyn Warehouse>, limits: QueryLimits) -> Self {
+        Self { warehouse, limits }
+    }
+}
+
+impl TypedTool for ExecuteStatement {
+    type Params = Params;
+    type Output = Output;
+    const NAME: &'static str = "execute_statement";
+    const TITLE: &'static str = "Execute a write or DDL statement (needs approval)";
+    const DESCRIPTION: &'static str = "Run exactly one write or DDL statement on the warehouse \
+        (INSERT, UPDATE, DELETE, MERGE, CREATE, ALTER, DROP, TRUNCATE). Policies decide whether \
+        it runs, needs human approval (bound to this exact statement) or is denied; the result \
+        says `pending_approval` with an approval id while people decide.";
+    const ANNOTATIONS: Annotations = Annotations {
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        open_world: false,
+    };
+
+    async fn describe(&self, params: &Params) -> Result<Value, ToolError> {
+        let statement =
+            parse_write(&params.sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
+        let tables = self
+            .warehouse
+            .qualify(&statement.tables)
+            .await
+            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let mut schemas: Vec<String> = tables
+            .iter()
+            .filter_map(|t| t.split_once('.').map(|(schema, _)| schema.to_string()))
+            .chain(statement.schemas.iter().cloned())
+            .collect();
+        schemas.sort();
+        schemas.dedup();
+        let rows_estimate = self
+            .warehouse
+            .estimate_rows(&statement, &tables)
+            .await
+            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        Ok(serde_json::json!({
+            "statement_kind": statement.kind,
+            "tables": tables,
+            "schemas": schemas,
+            "rows_estimate": rows_estimate,
+            "sql": statement.sql,
+        }))
+    }
+
+    async fn run(&self, params: Params) -> Result<Output, ToolError> {
+        let statement =
+            parse_write(&params.sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
+        let tables = self
+            .warehouse
+            .qualify(&statement.tables)
+            .await
+            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let rows_affected = self
+            .warehouse
+            .execute_write(&statement, &self.limits)
+            .await
+            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        Ok(Output {
+            statement_kind: statement.kind,
+            tables,
+            rows_affected,
+        })
+    }
+}
