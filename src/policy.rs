@@ -118,6 +118,11 @@ pub enum PolicyError {
     Eval(String),
 }
 
+/// Most approvals a decision may require.
+pub const MAX_APPROVALS: u32 = 20;
+/// Longest an approval may stay open: 30 days.
+pub const MAX_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyTestResult {
     /// Full rule path, e.g. `data.steward.test_reads_allowed`.
@@ -471,6 +476,17 @@ fn parse_decision(doc: &Json) -> Result<Decision, String> {
                 "require_approval decision needs ttl_seconds >= 1, got {ttl_seconds}"
             ));
         }
+        // Bounds keep stored values meaningful (no overflowing quorum, no years-long approvals).
+        if min_approvals > MAX_APPROVALS {
+            return Err(format!(
+                "require_approval decision asks for {min_approvals} approvals; at most {MAX_APPROVALS}"
+            ));
+        }
+        if ttl_seconds > MAX_TTL_SECONDS {
+            return Err(format!(
+                "require_approval decision ttl_seconds {ttl_seconds} is above {MAX_TTL_SECONDS} (30 days)"
+            ));
+        }
     }
 
     Ok(Decision {
@@ -764,6 +780,18 @@ decision := {"effect": "allow", "reason": "fine"}
             (
                 format!(r#"{{{approval}}}"#),
                 "policy error: require_approval decision has no approvers",
+            ),
+            (
+                format!(
+                    r#"{{{approval}, "approvers": ["group:x"], "min_approvals": 4294967295, "ttl_seconds": 60}}"#
+                ),
+                "policy error: require_approval decision asks for 4294967295 approvals; at most 20",
+            ),
+            (
+                format!(
+                    r#"{{{approval}, "approvers": ["group:x"], "min_approvals": 1, "ttl_seconds": 99999999}}"#
+                ),
+                "policy error: require_approval decision ttl_seconds 99999999 is above 2592000 (30 days)",
             ),
             (
                 format!(

@@ -52,7 +52,11 @@ pub enum FormDecision {
     Deny,
 }
 
-rmcp::elicit_safe!(ApprovalForm);
+/// Shown when others must approve: nothing to fill in, it only says who.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PendingNotice {}
+
+rmcp::elicit_safe!(ApprovalForm, PendingNotice);
 
 impl StewardServer {
     pub fn new(pipeline: Arc<Pipeline>, local_human: Principal) -> Self {
@@ -107,7 +111,19 @@ impl StewardServer {
             return Ok(Outcome::PendingApproval(pending));
         }
         let request = self.pipeline.approvals().get(&pending.approval_id).await?;
-        if request.check_approver(human).is_err() {
+        if let Err(why) = request.check_approver(human) {
+            // Others must decide: say who, and leave the request pending.
+            let notice = format!(
+                "{tool} needs approval from {needed} of {approvers} ({why}). Request {id} stays \
+                 pending until {expires}; approvers run `steward approvals approve {id} --as <id>`.",
+                needed = request.min_approvals,
+                approvers = request.approvers.join(", "),
+                id = request.id,
+                expires = request.expires_at,
+            );
+            if let Err(e) = context.peer.elicit::<PendingNotice>(notice).await {
+                tracing::debug!(error = %e, "pending notice not shown");
+            }
             return Ok(Outcome::PendingApproval(pending));
         }
         let message = format!(

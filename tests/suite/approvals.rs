@@ -572,3 +572,136 @@ async fn a_broken_policy_stops_the_server_from_starting() {
         "{err}"
     );
 }
+
+/// What the pipeline did with one call, for the scenario table.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Ran,
+    Pending { min_approvals: i32 },
+    Denied,
+}
+
+#[tokio::test]
+async fn scenario_table_against_the_real_warehouse() {
+    let db = TestDb::new().await;
+    let app = App::start(db.config()).await.unwrap();
+    let before = db.fingerprint().await;
+    let human = cli(oncall("alice"));
+    let agent = agent_for(&oncall("alice"));
+    let sql = |s: &str| json!({ "sql": s });
+    let cases: Vec<(&str, &Caller, &str, Value, Seen)> = vec![
+        (
+            "read, human",
+            &human,
+            "query_warehouse",
+            sql("SELECT count(*) FROM gold.orders"),
+            Seen::Ran,
+        ),
+        (
+            "read, agent",
+            &agent,
+            "query_warehouse",
+            sql("SELECT count(*) FROM gold.orders"),
+            Seen::Ran,
+        ),
+        (
+            "list, agent",
+            &agent,
+            "list_tables",
+            json!({"schema": "gold"}),
+            Seen::Ran,
+        ),
+        (
+            "insert, human",
+            &human,
+            "execute_statement",
+            sql("INSERT INTO gold.orders (order_id) VALUES (-1)"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "update, agent",
+            &agent,
+            "execute_statement",
+            sql("UPDATE gold.orders SET items = 0"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "delete, agent",
+            &agent,
+            "execute_statement",
+            sql("DELETE FROM gold.orders"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "create table, human",
+            &human,
+            "execute_statement",
+            sql("CREATE TABLE public.scratch (id int)"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "alter table, agent",
+            &agent,
+            "execute_statement",
+            sql("ALTER TABLE gold.orders ADD COLUMN note text"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "drop unprotected, agent",
+            &agent,
+            "execute_statement",
+            sql("DROP TABLE public.nothing_here"),
+            Seen::Pending { min_approvals: 1 },
+        ),
+        (
+            "drop protected, human",
+            &human,
+            "execute_statement",
+            sql("DROP TABLE gold.orders"),
+            Seen::Pending { min_approvals: 2 },
+        ),
+        (
+            "truncate protected, agent",
+            &agent,
+            "execute_statement",
+            sql("TRUNCATE gold.customers CASCADE"),
+            Seen::Pending { min_approvals: 2 },
+        ),
+        (
+            "grant, human",
+            &human,
+            "execute_statement",
+            sql("GRANT SELECT ON gold.orders TO public"),
+            Seen::Denied,
+        ),
+        (
+            "create role, agent",
+            &agent,
+            "execute_statement",
+            sql("CREATE ROLE intruder"),
+            Seen::Denied,
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (label, caller, tool, args, _) in &cases {
+        let outcome = match app.pipeline.call(caller, tool, args.clone()).await {
+            Ok(Outcome::Completed(_)) => Seen::Ran,
+            Ok(Outcome::PendingApproval(p)) => Seen::Pending {
+                min_approvals: p.min_approvals,
+            },
+            Err(CallError::Denied { .. }) => Seen::Denied,
+            Err(other) => panic!("{label}: unexpected {other}"),
+        };
+        seen.push((*label, outcome));
+    }
+    let expected: Vec<(&str, Seen)> = cases
+        .into_iter()
+        .map(|(label, _, _, _, want)| (label, want))
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        db.fingerprint().await,
+        before,
+        "nothing ran without approval"
+    );
+}

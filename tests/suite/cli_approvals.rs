@@ -1,0 +1,179 @@
+//! The operator's CLI end to end: a write asked for with `steward call`, decided with
+//! `steward approvals`, executed once, and the ledger checked with `steward audit verify`.
+
+use std::process::Command;
+
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+
+use crate::common::{TestDb, steward_bin};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn steward(db: &TestDb, args: &[&str]) -> Run {
+    let out = Command::new(steward_bin())
+        .args(args)
+        .env_clear()
+        .env("STEWARD_DATABASE_URL", &db.url)
+        .env("STEWARD_SERVER__STDIO_PRINCIPAL", "alice")
+        .env("STEWARD_SERVER__STDIO_GROUPS", r#"["data-oncall"]"#)
+        .env("STEWARD_PEOPLE__BOB__GROUPS", r#"["data-oncall"]"#)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn request_approve_execute_and_verify_from_the_cli() {
+    let db = TestDb::new().await;
+    let refunded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM gold.orders WHERE status = 'refunded'")
+            .fetch_one(&db.pool().await)
+            .await
+            .unwrap();
+    let call = [
+        "call",
+        "execute_statement",
+        r#"{"sql": "DELETE FROM gold.orders WHERE status = 'refunded'"}"#,
+    ];
+
+    let asked = steward(&db, &call);
+    assert_eq!(asked.code, 2, "{}", asked.stderr);
+    let pending: Value = serde_json::from_str(&asked.stdout).unwrap();
+    assert_eq!(pending["status"], "pending_approval");
+    let id = pending["approval_id"].as_str().unwrap().to_string();
+
+    let listed = steward(&db, &["approvals", "list"]);
+    assert!(listed.stdout.starts_with(&id), "{}", listed.stdout);
+    assert!(
+        listed
+            .stdout
+            .contains("pending   execute_statement  DELETE gold.orders  0/1 approvals"),
+        "{}",
+        listed.stdout
+    );
+
+    let own = steward(&db, &["approvals", "approve", &id, "--as", "alice"]);
+    assert_eq!(
+        (own.code, own.stderr.trim()),
+        (
+            1,
+            format!("error: alice requested {id} and cannot approve their own request").as_str()
+        )
+    );
+    let outsider = steward(&db, &["approvals", "approve", &id, "--as", "eve"]);
+    assert_eq!(
+        (outsider.code, outsider.stderr.trim()),
+        (
+            1,
+            format!("error: eve may not decide {id}; allowed approvers: group:data-oncall")
+                .as_str()
+        )
+    );
+    let approved = steward(
+        &db,
+        &[
+            "approvals",
+            "approve",
+            &id,
+            "--as",
+            "bob",
+            "--comment",
+            "ok",
+        ],
+    );
+    assert_eq!(
+        approved.stdout.trim(),
+        format!("bob approved {id}: now approved (1/1 approvals)")
+    );
+
+    let ran = steward(&db, &call);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let result: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(result["rows_affected"], refunded);
+    let replay = steward(&db, &call);
+    assert_eq!(replay.code, 2, "a used approval must not run again");
+
+    // requested, two rejected votes, approved, executed, and the replay's new request.
+    let verified = steward(&db, &["audit", "verify"]);
+    assert_eq!(
+        (verified.code, verified.stdout.trim()),
+        (0, "audit ledger intact: 6 rows, hash chain verified")
+    );
+    let tail = steward(&db, &["audit", "tail", "-n", "3"]);
+    assert_eq!(tail.stdout.lines().count(), 3, "{}", tail.stdout);
+
+    let pool = db.pool().await;
+    sqlx::query("UPDATE steward.audit_ledger SET outcome = 'ok' WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let tampered = steward(&db, &["audit", "verify"]);
+    assert_eq!(
+        (tampered.code, tampered.stdout.trim()),
+        (
+            1,
+            "audit ledger BROKEN at row 3: hash mismatch (row changed)"
+        )
+    );
+    sqlx::query("DELETE FROM steward.audit_ledger WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let deleted = steward(&db, &["audit", "verify"]);
+    assert_eq!(
+        (deleted.code, deleted.stdout.trim()),
+        (
+            1,
+            "audit ledger BROKEN at row 4: sequence gap: expected 3, found 4 (row deleted)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn policy_commands_test_and_explain_decisions() {
+    let db = TestDb::new().await;
+    let tested = steward(&db, &["policy", "test"]);
+    assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
+    assert!(
+        tested.stdout.ends_with("17 passed, 0 failed\n"),
+        "{}",
+        tested.stdout
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(
+        &input,
+        r#"{"principal": {"id": "mcp:claude", "groups": ["data-oncall"], "kind": "agent", "on_behalf_of": "alice"},
+            "tool": "execute_statement",
+            "annotations": {"read_only": false, "destructive": true, "idempotent": false, "open_world": false},
+            "action": {"statement_kind": "TRUNCATE", "tables": ["gold.orders"], "schemas": ["gold"], "rows_estimate": 5000},
+            "environment": "dev", "channel": "mcp-stdio"}"#,
+    )
+    .unwrap();
+    let eval = steward(&db, &["policy", "eval", "--input", input.to_str().unwrap()]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let decision: Value = serde_json::from_str(
+        eval.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("decision: "))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decision["effect"], "require_approval");
+    assert_eq!(decision["min_approvals"], 2);
+    assert_eq!(decision["independent_approvers"], true);
+    assert_eq!(
+        decision["approvers"],
+        serde_json::json!(["group:data-oncall"])
+    );
+}
