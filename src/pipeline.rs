@@ -333,18 +333,7 @@ impl Pipeline {
         let result = tool.call(arguments).await;
         let error = result.as_ref().err().map(ToString::to_string);
         self.approvals.finish(approval_id, error.as_deref()).await?;
-        match result {
-            Ok(value) => {
-                self.audit
-                    .append(record.outcome("ok").finish(started))
-                    .await?;
-                Ok(value)
-            }
-            Err(e) => {
-                let outcome = tool_error_outcome(&e);
-                self.fail(record.outcome(outcome), started, e.into()).await
-            }
-        }
+        self.record_result(result, record, started).await
     }
 
     async fn run(
@@ -354,7 +343,18 @@ impl Pipeline {
         record: Record,
         started: Instant,
     ) -> Result<Value, CallError> {
-        match tool.call(arguments).await {
+        let result = tool.call(arguments).await;
+        self.record_result(result, record, started).await
+    }
+
+    /// Audits a finished tool call; its result is only returned once the record is written.
+    async fn record_result(
+        &self,
+        result: Result<Value, ToolError>,
+        record: Record,
+        started: Instant,
+    ) -> Result<Value, CallError> {
+        match result {
             Ok(value) => {
                 self.audit
                     .append(record.outcome("ok").finish(started))

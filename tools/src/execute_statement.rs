@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::tool::{Annotations, ToolError, TypedTool};
 use crate::warehouse::write_statement::parse_write;
-use crate::warehouse::{QueryLimits, Warehouse};
+use crate::warehouse::{QueryLimits, Warehouse, WriteStatement};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +42,19 @@ impl ExecuteStatement {
     }
 }
 
+impl ExecuteStatement {
+    /// The statement and its tables, qualified the way the warehouse resolves them.
+    async fn parse(&self, sql: &str) -> Result<(WriteStatement, Vec<String>), ToolError> {
+        let statement = parse_write(sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
+        let tables = self
+            .warehouse
+            .qualify(&statement.tables)
+            .await
+            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        Ok((statement, tables))
+    }
+}
+
 impl TypedTool for ExecuteStatement {
     type Params = Params;
     type Output = Output;
@@ -59,13 +72,7 @@ impl TypedTool for ExecuteStatement {
     };
 
     async fn describe(&self, params: &Params) -> Result<Value, ToolError> {
-        let statement =
-            parse_write(&params.sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
-        let tables = self
-            .warehouse
-            .qualify(&statement.tables)
-            .await
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let (statement, tables) = self.parse(&params.sql).await?;
         let mut schemas: Vec<String> = tables
             .iter()
             .filter_map(|t| t.split_once('.').map(|(schema, _)| schema.to_string()))
@@ -88,13 +95,7 @@ impl TypedTool for ExecuteStatement {
     }
 
     async fn run(&self, params: Params) -> Result<Output, ToolError> {
-        let statement =
-            parse_write(&params.sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
-        let tables = self
-            .warehouse
-            .qualify(&statement.tables)
-            .await
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let (statement, tables) = self.parse(&params.sql).await?;
         let rows_affected = self
             .warehouse
             .execute_write(&statement, &self.limits)

@@ -122,6 +122,26 @@ impl PgWarehouse {
             .map_err(|e| map_error(e, 0, 0))
     }
 
+    /// Opens a transaction (`begin` is Steward's own fixed text) with a statement timeout.
+    async fn begin(
+        &self,
+        begin: &'static str,
+        timeout_ms: u64,
+    ) -> Result<Transaction<'static, Postgres>, WarehouseError> {
+        let mut tx = self
+            .pool
+            .begin_with(begin)
+            .await
+            .map_err(|e| map_error(e, 0, timeout_ms))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {timeout_ms}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_error(e, 0, timeout_ms))?;
+        Ok(tx)
+    }
+
     async fn run_read_only(
         &self,
         sql: &str,
@@ -129,18 +149,7 @@ impl PgWarehouse {
         row_cap: usize,
         limits: &QueryLimits,
     ) -> Result<QueryResult, WarehouseError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN READ ONLY")
-            .await
-            .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL statement_timeout = {}",
-            limits.timeout_ms
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        let mut tx = self.begin("BEGIN READ ONLY", limits.timeout_ms).await?;
         let mut collector = RowCollector::new(row_cap, limits.max_bytes);
         let columns = if cursorable {
             fetch_through_cursor(&mut tx, sql, &mut collector, limits.timeout_ms).await?
@@ -323,18 +332,7 @@ impl Warehouse for PgWarehouse {
         statement: &WriteStatement,
         limits: &QueryLimits,
     ) -> Result<u64, WarehouseError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL statement_timeout = {}",
-            limits.timeout_ms
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
+        let mut tx = self.begin("BEGIN READ WRITE", limits.timeout_ms).await?;
         // Extended protocol: Postgres refuses a second statement hidden in the text.
         let done = sqlx::query(AssertSqlSafe(statement.sql.clone()))
             .persistent(false)
