@@ -306,6 +306,9 @@ impl Pipeline {
                 Ok(request)
             }
             Err(e) => {
+                if let Ok(request) = self.approvals.get(approval_id).await {
+                    event.tool = request.tool;
+                }
                 event.outcome = "rejected".into();
                 event.error = Some(e.to_string());
                 self.audit.append(event).await?;

@@ -45,15 +45,19 @@ pub struct ApprovalForm {
     pub comment: Option<String>,
 }
 
+// Inline: elicitation forms allow only primitive properties, not `$ref`s.
 #[derive(Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[schemars(inline)]
 #[serde(rename_all = "lowercase")]
 pub enum FormDecision {
     Approve,
     Deny,
 }
 
-/// Shown when others must approve: nothing to fill in, it only says who.
+/// Shown when others must approve: nothing to fill in, it only says who. Forms must list
+/// `properties`, even when there are none.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("properties" = {}))]
 pub struct PendingNotice {}
 
 rmcp::elicit_safe!(ApprovalForm, PendingNotice);
@@ -77,10 +81,10 @@ impl StewardServer {
             Some(principal) => (principal.clone(), Channel::McpHttp),
             None => (self.local_human.clone(), Channel::McpStdio),
         };
+        // Per request: 2026-07-28 sessions carry clientInfo in each request's _meta.
         let client = context
-            .peer
-            .peer_info()
-            .map(|info| info.client_info.name.clone())
+            .client_info()
+            .map(|info| info.name)
             .unwrap_or_else(|| "unknown-client".into());
         let agent = Principal::agent_for(format!("mcp:{client}"), &human);
         (

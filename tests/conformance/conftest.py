@@ -30,6 +30,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.session import ElicitationFnT
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import Implementation
 from mcp.types.version import LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
@@ -98,6 +99,17 @@ class Steward:
 
     def scalar_int(self, sql: str) -> int:
         return int(self.psql(sql))
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Runs `steward ARGS...` (e.g. `approvals approve ID --as bob`) in a clean environment
+        plus `env` (e.g. STEWARD_PEOPLE__BOB__GROUPS), capturing its text output."""
+        return subprocess.run(
+            [str(self.bin), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**self.server_env(), **(env or {})},
+        )
 
     def audited_calls(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
         """Tool calls in the audit ledger (steward.audit_ledger) made with exactly these
@@ -255,14 +267,19 @@ class Connection:
     steward: Steward
     http: HttpServer | None
     log_dir: Path
+    # Extra environment for the stdio server, e.g. STEWARD_SERVER__STDIO_PRINCIPAL (HTTP ignores it).
+    stdio_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def expected_version(self) -> str:
         return ERAS[self.era]
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[ClientSession]:
+    async def session(self, *, elicitation_callback: ElicitationFnT | None = None) -> AsyncIterator[ClientSession]:
         """A ClientSession that has completed the era's negotiation (initialize or discover).
+
+        With an elicitation_callback the client declares the elicitation capability and the
+        callback answers the server's elicitation/create requests; without one it declares none.
 
         The SDK's task groups wrap whatever is raised inside them (a failed assertion in the
         test body included) in exception groups; a lone error is unwrapped so pytest reports it
@@ -273,12 +290,20 @@ class Connection:
             if self.transport == "stdio":
                 log_path = self.log_dir / f"stdio-{time.monotonic_ns()}.log"
                 params = StdioServerParameters(
-                    command=str(self.steward.bin), args=["serve"], env=self.steward.server_env()
+                    command=str(self.steward.bin),
+                    args=["serve"],
+                    env={**self.steward.server_env(), **self.stdio_env},
                 )
                 with log_path.open("w") as errlog:
                     try:
                         async with stdio_client(params, errlog=errlog) as (read, write):
-                            async with ClientSession(read, write, REQUEST_TIMEOUT, client_info=CLIENT_INFO) as session:
+                            async with ClientSession(
+                                read,
+                                write,
+                                REQUEST_TIMEOUT,
+                                elicitation_callback=elicitation_callback,
+                                client_info=CLIENT_INFO,
+                            ) as session:
                                 await self._negotiate(session)
                                 yield session
                     finally:
@@ -290,7 +315,9 @@ class Connection:
                 async with (
                     httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(REQUEST_TIMEOUT)) as client,
                     streamable_http_client(self.http.url, http_client=client) as (read, write),
-                    ClientSession(read, write, REQUEST_TIMEOUT, client_info=CLIENT_INFO) as session,
+                    ClientSession(
+                        read, write, REQUEST_TIMEOUT, elicitation_callback=elicitation_callback, client_info=CLIENT_INFO
+                    ) as session,
                 ):
                     await self._negotiate(session)
                     yield session
