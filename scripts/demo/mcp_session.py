@@ -3,8 +3,10 @@
 
 Spawns `$STEWARD_BIN serve` (MCP over stdio) with the official Python MCP SDK and walks through
 what a client sees: the handshake, the tool list, browsing the demo warehouse, one analytical
-query, and a DELETE that the server refuses. Every step checks its outcome; the script exits 1
-if any step is not what the demo expects (e.g. the DELETE is not refused), 2 if it cannot start.
+query, a DELETE that the read-only tool refuses, and the same DELETE through execute_statement:
+held for approval, approved by an on-call engineer on the CLI, run exactly once, and audited.
+Every step checks its outcome; the script exits 1 if any step is not what the demo expects
+(e.g. the DELETE is not refused), 2 if it cannot start.
 
     eval "$(scripts/dev-services env)"
     $STEWARD_DEV_PYTHON scripts/demo/mcp_session.py
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -157,18 +160,23 @@ async def step_initialize(session: ClientSession) -> None:
     say(f"  {clip(instructions.splitlines()[0], WIDTH - 6)}")
 
 
+DESTRUCTIVE_TOOLS = {"execute_statement"}
+EXPECTED_TOOLS = {"list_tables", "describe_table", "query_warehouse", "approval_status"} | DESTRUCTIVE_TOOLS
+
+
 async def step_list_tools(session: ClientSession) -> None:
     header(2, "tools/list: what the server offers")
     request_line("tools/list")
     tools = (await session.list_tools()).tools
-    if {t.name for t in tools} != {"list_tables", "describe_table", "query_warehouse"}:
+    if {t.name for t in tools} != EXPECTED_TOOLS:
         raise StepFailed(f"unexpected tools: {[t.name for t in tools]}")
     rows = []
     for t in tools:
         a = t.annotations
-        if a is None or a.read_only_hint is not True or a.destructive_hint is not False:
-            raise StepFailed(f"{t.name} is not annotated read-only and non-destructive: {a}")
-        rows.append([t.name, t.title or "", "yes", "no"])
+        destructive = t.name in DESTRUCTIVE_TOOLS
+        if a is None or a.read_only_hint is destructive or a.destructive_hint is not destructive:
+            raise StepFailed(f"{t.name} has the wrong annotations: {a}")
+        rows.append([t.name, t.title or "", "no" if destructive else "yes", "yes" if destructive else "no"])
     table(["name", "title", "read-only", "destructive"], rows)
 
 
@@ -246,6 +254,55 @@ async def step_count_after(session: ClientSession, before: int) -> None:
     say(f"cancelled orders: before {before}, after {after}: nothing was deleted")
 
 
+def steward_cli(binary: Path, env: dict[str, str], *args: str) -> str:
+    """Runs the operator's CLI (another process, as a colleague would) and returns its stdout."""
+    say(f"$ steward {' '.join(args)}")
+    done = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise StepFailed(f"steward {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+    for line in done.stdout.strip().splitlines():
+        say(f"  {line}")
+    return done.stdout
+
+
+async def step_held_for_approval(session: ClientSession) -> str:
+    header(8, "execute_statement: the same DELETE, through the approval gate")
+    result = await call(session, "execute_statement", {"sql": DELETE_SQL})
+    pending = result.structured_content
+    if pending.get("status") != "pending_approval":
+        raise StepFailed(f"the DELETE was not held for approval: {pending}")
+    say(f"HELD: {pending['approval_id']} needs {pending['min_approvals']} approval from "
+        f"{', '.join(pending['approvers'])}")
+    say(f"policy: {clip(pending['reason'], WIDTH - 12)}")
+    return pending["approval_id"]
+
+
+async def step_approve_and_run(
+    session: ClientSession, binary: Path, env: dict[str, str], approval_id: str, cancelled: int
+) -> None:
+    header(9, "an on-call engineer approves on the CLI; the client runs it once")
+    steward_cli(binary, env, "approvals", "approve", approval_id, "--as", "bob", "--comment", "demo")
+    status = (await call(session, "approval_status", {"approval_id": approval_id})).structured_content
+    say(f"approval_status: {status['state']}")
+    result = (await call(session, "execute_statement", {"sql": DELETE_SQL})).structured_content
+    if result.get("rows_affected") != cancelled:
+        raise StepFailed(f"expected {cancelled} rows deleted, got {result}")
+    say(f"EXECUTED: {result['statement_kind']} on {', '.join(result['tables'])}: {result['rows_affected']} rows")
+    again = (await call(session, "execute_statement", {"sql": DELETE_SQL})).structured_content
+    if again.get("status") != "pending_approval" or again.get("approval_id") == approval_id:
+        raise StepFailed(f"a used approval ran again: {again}")
+    say(f"the same call again needs a new approval ({again['approval_id']}): approvals run once")
+    steward_cli(binary, env, "approvals", "deny", again["approval_id"], "--as", "bob", "--reason", "demo done")
+
+
+def step_audit(binary: Path, env: dict[str, str]) -> None:
+    header(10, "the audit ledger: every step, hash-chained")
+    steward_cli(binary, env, "audit", "tail", "-n", "6")
+    out = steward_cli(binary, env, "audit", "verify")
+    if "intact" not in out:
+        raise StepFailed(f"audit verify: {out}")
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -257,7 +314,13 @@ def innermost(error: BaseException) -> BaseException:
 
 
 async def run(binary: Path, database_url: str) -> int:
-    env = {"STEWARD_DATABASE_URL": database_url}
+    env = {
+        "STEWARD_DATABASE_URL": database_url,
+        # The person at this MCP client, and a colleague who approves on the CLI.
+        "STEWARD_SERVER__STDIO_PRINCIPAL": "alice",
+        "STEWARD_SERVER__STDIO_GROUPS": '["analysts"]',
+        "STEWARD_PEOPLE__BOB__GROUPS": '["data-oncall"]',
+    }
     for key in ("STEWARD_LOG", "RUST_LOG"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -276,6 +339,9 @@ async def run(binary: Path, database_url: str) -> int:
                     await step_orders_by_status(session)
                     cancelled = await step_refused_delete(session)
                     await step_count_after(session, cancelled)
+                    approval_id = await step_held_for_approval(session)
+                    await step_approve_and_run(session, binary, env, approval_id, cancelled)
+                    step_audit(binary, env)
         except Exception as e:  # noqa: BLE001 - every failure becomes a report and exit code 1
             failure = innermost(e)
             if isinstance(failure, StepFailed):
@@ -289,7 +355,7 @@ async def run(binary: Path, database_url: str) -> int:
             if log := server_log.read().strip():
                 print("server stderr (last lines):\n" + "\n".join(log.splitlines()[-20:]), file=sys.stderr)
             return 1
-    print("\nDemo OK: all 7 steps behaved as expected.")
+    print("\nDemo OK: all 10 steps behaved as expected.")
     return 0
 
 
