@@ -417,6 +417,29 @@ impl Approvals {
         Ok(())
     }
 
+    /// Waits until `id` is no longer pending (a vote from any process wakes it through
+    /// LISTEN/NOTIFY; a slow poll covers expiry), or until `timeout` passes. Returns the request
+    /// as last seen.
+    pub async fn wait_decided(
+        &self,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        loop {
+            let request = self.get(id).await?;
+            let now = tokio::time::Instant::now();
+            if request.state != "pending" || now >= deadline {
+                return Ok(request);
+            }
+            let tick = (deadline - now).min(std::time::Duration::from_secs(2));
+            // Any notification (for this id or another) just triggers a re-read.
+            let _ = tokio::time::timeout(tick, listener.recv()).await;
+        }
+    }
+
     /// Pending or approved requests past their TTL become `expired`.
     async fn expire_due(&self) -> Result<(), ApprovalError> {
         sqlx::query(

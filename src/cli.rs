@@ -57,6 +57,9 @@ pub enum Command {
         /// Arguments as a JSON object, e.g. '{"sql": "select 1"}'.
         #[arg(default_value = "{}")]
         arguments: String,
+        /// When approval is needed, wait up to this many seconds for people to decide, then run.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
     },
     /// Review and decide approval requests.
     Approvals {
@@ -225,7 +228,11 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
             print_config(&config);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Call { tool, arguments } => {
+        Command::Call {
+            tool,
+            arguments,
+            wait,
+        } => {
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .context("arguments must be a JSON object, e.g. '{\"sql\": \"select 1\"}'")?;
             let app = App::start(config).await?;
@@ -233,7 +240,29 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 principal: app.operator(),
                 channel: Channel::Cli,
             };
-            match app.pipeline.call(&caller, &tool, arguments).await? {
+            let mut outcome = app.pipeline.call(&caller, &tool, arguments.clone()).await?;
+            if let (Outcome::PendingApproval(pending), Some(seconds)) = (&outcome, wait) {
+                eprintln!(
+                    "waiting up to {seconds} s for {} ({} approval(s) from {})",
+                    pending.approval_id,
+                    pending.min_approvals,
+                    pending.approvers.join(", ")
+                );
+                let decided = app
+                    .pipeline
+                    .approvals()
+                    .wait_decided(
+                        &pending.approval_id,
+                        std::time::Duration::from_secs(seconds),
+                    )
+                    .await?;
+                match decided.state.as_str() {
+                    "approved" => outcome = app.pipeline.call(&caller, &tool, arguments).await?,
+                    "pending" => {}
+                    state => anyhow::bail!("approval {} was {state}; nothing ran", decided.id),
+                }
+            }
+            match outcome {
                 Outcome::Completed(value) => {
                     println!("{}", serde_json::to_string_pretty(&value)?);
                     Ok(ExitCode::SUCCESS)

@@ -705,3 +705,105 @@ async fn scenario_table_against_the_real_warehouse() {
         "nothing ran without approval"
     );
 }
+
+/// A policy whose decision lacks fields fails closed: the write is denied with the reason, and
+/// nothing reaches the warehouse.
+#[tokio::test]
+async fn a_malformed_decision_denies_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sloppy.rego"),
+        "package steward\n\ndecision := {\"effect\": \"require_approval\", \"reason\": \"check\"}\n",
+    )
+    .unwrap();
+    let mut config = db.config();
+    config.policy.dir = Some(dir.path().to_path_buf());
+    let app = App::start(config).await.unwrap();
+    let before = db.fingerprint().await;
+    let err = app
+        .pipeline
+        .call(
+            &cli(oncall("alice")),
+            "execute_statement",
+            json!({ "sql": DELETE_CANCELLED }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "denied by policy: policy error: require_approval decision has no approvers"
+    );
+    assert_eq!(db.fingerprint().await, before);
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM steward.approvals")
+        .fetch_one(&app.storage)
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+}
+
+/// A tool that cannot say what it would do is denied before it runs.
+#[tokio::test]
+async fn a_tool_without_a_description_is_denied() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use steward::approvals::Approvals;
+    use steward::audit::AuditLedger;
+    use steward::pipeline::Pipeline;
+    use steward_tools::{Annotations, Tool, ToolError, ToolSpec};
+
+    struct Mute {
+        spec: ToolSpec,
+        ran: Arc<AtomicBool>,
+    }
+
+    #[async_trait::async_trait]
+    impl Tool for Mute {
+        fn spec(&self) -> &ToolSpec {
+            &self.spec
+        }
+        async fn describe(&self, _: &Value) -> Result<Option<Value>, ToolError> {
+            Ok(None)
+        }
+        async fn call(&self, _: Value) -> Result<Value, ToolError> {
+            self.ran.store(true, Ordering::SeqCst);
+            Ok(json!({}))
+        }
+    }
+
+    let db = TestDb::new().await;
+    let app = App::start(db.config()).await.unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let mute = Mute {
+        spec: ToolSpec {
+            name: "list_tables",
+            title: "mute",
+            description: "says nothing about itself",
+            input_schema: Default::default(),
+            output_schema: Default::default(),
+            annotations: Annotations {
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+                open_world: false,
+            },
+        },
+        ran: ran.clone(),
+    };
+    let pipeline = Pipeline::new(
+        vec![Arc::new(mute)],
+        steward::app::load_policies(&app.config).unwrap(),
+        Approvals::new(app.storage.clone()),
+        AuditLedger::new(app.storage.clone()),
+        "test".into(),
+    );
+    let err = pipeline
+        .call(&cli(oncall("alice")), "list_tables", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "denied by policy: tool list_tables does not describe its action"
+    );
+    assert!(!ran.load(Ordering::SeqCst));
+}

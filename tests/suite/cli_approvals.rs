@@ -14,16 +14,21 @@ struct Run {
     stderr: String,
 }
 
-fn steward(db: &TestDb, args: &[&str]) -> Run {
-    let out = Command::new(steward_bin())
+/// `steward ARGS` as alice (data-oncall) with bob (data-oncall) known to the CLI.
+fn command(db: &TestDb, args: &[&str]) -> Command {
+    let mut command = Command::new(steward_bin());
+    command
         .args(args)
         .env_clear()
         .env("STEWARD_DATABASE_URL", &db.url)
         .env("STEWARD_SERVER__STDIO_PRINCIPAL", "alice")
         .env("STEWARD_SERVER__STDIO_GROUPS", r#"["data-oncall"]"#)
-        .env("STEWARD_PEOPLE__BOB__GROUPS", r#"["data-oncall"]"#)
-        .output()
-        .unwrap();
+        .env("STEWARD_PEOPLE__BOB__GROUPS", r#"["data-oncall"]"#);
+    command
+}
+
+fn steward(db: &TestDb, args: &[&str]) -> Run {
+    let out = command(db, args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -176,4 +181,75 @@ async fn policy_commands_test_and_explain_decisions() {
         decision["approvers"],
         serde_json::json!(["group:data-oncall"])
     );
+}
+
+/// A caller that waits is resumed by a decision made in another process.
+#[tokio::test]
+async fn a_waiting_call_resumes_when_approved_elsewhere() {
+    let db = TestDb::new().await;
+    let sql = r#"{"sql": "UPDATE gold.orders SET items = items + 1 WHERE order_id <= 3"}"#;
+    let waiting = command(&db, &["call", "execute_statement", sql, "--wait", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pool = db.pool().await;
+    let id = loop {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM steward.approvals WHERE state = 'pending'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some(id) = found {
+            break id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let approved = steward(&db, &["approvals", "approve", &id, "--as", "bob"]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("waiting up to 60 s for {id}")),
+        "{stderr}"
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["rows_affected"], 3);
+}
+
+#[tokio::test]
+async fn a_waiting_call_stops_when_denied() {
+    let db = TestDb::new().await;
+    let before = db.fingerprint().await;
+    let sql = r#"{"sql": "DELETE FROM gold.orders WHERE order_id = 1"}"#;
+    let waiting = command(&db, &["call", "execute_statement", sql, "--wait", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pool = db.pool().await;
+    let id = loop {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM steward.approvals WHERE state = 'pending'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some(id) = found {
+            break id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    steward(
+        &db,
+        &["approvals", "deny", &id, "--as", "bob", "--reason", "no"],
+    );
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.ends_with(&format!("error: approval {id} was denied; nothing ran\n")),
+        "{stderr}"
+    );
+    assert_eq!(db.fingerprint().await, before);
 }
