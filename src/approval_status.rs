@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use steward_tools::tool::{Annotations, ToolError, TypedTool};
+use steward_tools::tool::{Annotations, CallContext, ToolError, TypedTool};
 
 use crate::approvals::Approvals;
 
@@ -63,11 +63,11 @@ impl TypedTool for ApprovalStatus {
         open_world: false,
     };
 
-    async fn describe(&self, params: &Params) -> Result<Value, ToolError> {
+    async fn describe(&self, _: &CallContext, params: &Params) -> Result<Value, ToolError> {
         Ok(serde_json::json!({ "approval_id": params.approval_id }))
     }
 
-    async fn run(&self, params: Params) -> Result<Output, ToolError> {
+    async fn run(&self, _: &CallContext, params: Params) -> Result<Output, ToolError> {
         let request = self
             .approvals
             .get(&params.approval_id)

@@ -236,10 +236,7 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .context("arguments must be a JSON object, e.g. '{\"sql\": \"select 1\"}'")?;
             let app = App::start(config).await?;
-            let caller = Caller {
-                principal: app.operator(),
-                channel: Channel::Cli,
-            };
+            let caller = Caller::new(app.operator(), Channel::Cli);
             let mut outcome = app.pipeline.call(&caller, &tool, arguments.clone()).await?;
             if let (Outcome::PendingApproval(pending), Some(seconds)) = (&outcome, wait) {
                 eprintln!(

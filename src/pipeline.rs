@@ -8,18 +8,42 @@ use std::time::Instant;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
-use steward_tools::{Tool, ToolError, ToolSpec};
+use steward_tools::{CallContext, Tool, ToolError, ToolSpec};
+use tokio_util::sync::CancellationToken;
 
 use crate::approvals::{ApprovalError, ApprovalRequest, Approvals, Requirement, action_hash};
 use crate::audit::{AuditError, AuditEvent, AuditLedger};
 use crate::policy::{Decision, Effect, PolicyEngine};
 use crate::principal::{Channel, Principal};
 
-/// Who is calling, and through which door.
+/// Who is calling, through which door, and how they can give up.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub channel: Channel,
+    pub cancel: CancellationToken,
+}
+
+impl Caller {
+    pub fn new(principal: Principal, channel: Channel) -> Self {
+        Self {
+            principal,
+            channel,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// What tools and backends see: they act for the human behind the call.
+    pub fn context(&self) -> CallContext {
+        CallContext {
+            user: self
+                .principal
+                .on_behalf_of
+                .clone()
+                .unwrap_or_else(|| self.principal.id.clone()),
+            cancel: self.cancel.clone(),
+        }
+    }
 }
 
 /// A call that waits for people: returned instead of a result, never as an error.
@@ -160,7 +184,7 @@ impl Pipeline {
                 .fail(record.outcome("unknown_tool"), started, error)
                 .await;
         };
-        let action = match tool.describe(&arguments).await {
+        let action = match tool.describe(&caller.context(), &arguments).await {
             Ok(Some(action)) => action,
             Ok(None) => {
                 let error = CallError::Denied {
@@ -186,7 +210,7 @@ impl Pipeline {
                 self.fail(record.outcome("denied"), started, error).await
             }
             Effect::Allow => self
-                .run(tool.as_ref(), arguments, record, started)
+                .run(caller, tool.as_ref(), arguments, record, started)
                 .await
                 .map(Outcome::Completed),
             Effect::RequireApproval => {
@@ -194,6 +218,7 @@ impl Pipeline {
                 match self.approvals.open_for(&hash).await? {
                     Some(request) if request.state == "approved" => self
                         .execute_claimed(
+                            caller,
                             tool.as_ref(),
                             &request.id,
                             &hash,
@@ -259,6 +284,7 @@ impl Pipeline {
         };
         let hash = action_hash(name, &arguments, &caller.principal);
         self.execute_claimed(
+            caller,
             tool.as_ref(),
             approval_id,
             &hash,
@@ -317,8 +343,10 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn execute_claimed(
         &self,
+        caller: &Caller,
         tool: &dyn Tool,
         approval_id: &str,
         hash: &str,
@@ -333,7 +361,7 @@ impl Pipeline {
                 .fail(record.outcome("refused"), started, e.into())
                 .await;
         }
-        let result = tool.call(arguments).await;
+        let result = tool.call(&caller.context(), arguments).await;
         let error = result.as_ref().err().map(ToString::to_string);
         self.approvals.finish(approval_id, error.as_deref()).await?;
         self.record_result(result, record, started).await
@@ -341,12 +369,13 @@ impl Pipeline {
 
     async fn run(
         &self,
+        caller: &Caller,
         tool: &dyn Tool,
         arguments: Value,
         record: Record,
         started: Instant,
     ) -> Result<Value, CallError> {
-        let result = tool.call(arguments).await;
+        let result = tool.call(&caller.context(), arguments).await;
         self.record_result(result, record, started).await
     }
 

@@ -87,13 +87,10 @@ impl StewardServer {
             .map(|info| info.name)
             .unwrap_or_else(|| "unknown-client".into());
         let agent = Principal::agent_for(format!("mcp:{client}"), &human);
-        (
-            Caller {
-                principal: agent,
-                channel,
-            },
-            human,
-        )
+        let mut caller = Caller::new(agent, channel);
+        // MCP cancellation reaches the tool and its backend.
+        caller.cancel = context.ct.clone();
+        (caller, human)
     }
 
     /// Asks the connected human through elicitation when they may approve; returns the

@@ -246,6 +246,11 @@ async fn template(admin: &PgConnectOptions) -> String {
         .clone()
 }
 
+/// A call context for tools and backends driven directly by tests.
+pub fn ctx() -> steward_tools::CallContext {
+    steward_tools::CallContext::new("test-user")
+}
+
 /// Path of the `steward` binary built for these tests.
 pub fn steward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_steward")

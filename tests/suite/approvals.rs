@@ -18,17 +18,14 @@ fn oncall(id: &str) -> Principal {
 }
 
 fn cli(principal: Principal) -> Caller {
-    Caller {
-        principal,
-        channel: Channel::Cli,
-    }
+    Caller::new(principal, Channel::Cli)
 }
 
 fn agent_for(human: &Principal) -> Caller {
-    Caller {
-        principal: Principal::agent_for("mcp:claude-code", human),
-        channel: Channel::McpStdio,
-    }
+    Caller::new(
+        Principal::agent_for("mcp:claude-code", human),
+        Channel::McpStdio,
+    )
 }
 
 async fn count(db: &TestDb, sql: &str) -> i64 {
@@ -750,7 +747,7 @@ async fn a_tool_without_a_description_is_denied() {
     use steward::approvals::Approvals;
     use steward::audit::AuditLedger;
     use steward::pipeline::Pipeline;
-    use steward_tools::{Annotations, Tool, ToolError, ToolSpec};
+    use steward_tools::{Annotations, CallContext, Tool, ToolError, ToolSpec};
 
     struct Mute {
         spec: ToolSpec,
@@ -762,10 +759,10 @@ async fn a_tool_without_a_description_is_denied() {
         fn spec(&self) -> &ToolSpec {
             &self.spec
         }
-        async fn describe(&self, _: &Value) -> Result<Option<Value>, ToolError> {
+        async fn describe(&self, _: &CallContext, _: &Value) -> Result<Option<Value>, ToolError> {
             Ok(None)
         }
-        async fn call(&self, _: Value) -> Result<Value, ToolError> {
+        async fn call(&self, _: &CallContext, _: Value) -> Result<Value, ToolError> {
             self.ran.store(true, Ordering::SeqCst);
             Ok(json!({}))
         }

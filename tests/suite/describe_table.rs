@@ -4,14 +4,14 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use steward_tools::{QueryLimits, ToolError};
 
-use crate::common::TestDb;
+use crate::common::{TestDb, ctx};
 
 #[tokio::test]
 async fn describes_columns_estimate_and_sample_rows() {
     let db = TestDb::new().await;
     let out = db
         .tool("describe_table", QueryLimits::default())
-        .call(json!({"table": "Gold.Orders", "sample_rows": 3}))
+        .call(&ctx(), json!({"table": "Gold.Orders", "sample_rows": 3}))
         .await
         .unwrap();
     assert_eq!(out["schema"], "gold");
@@ -55,7 +55,7 @@ async fn unknown_table_names_it_and_suggests_close_matches() {
     let db = TestDb::new().await;
     let err = db
         .tool("describe_table", QueryLimits::default())
-        .call(json!({"table": "gold.order"}))
+        .call(&ctx(), json!({"table": "gold.order"}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -64,7 +64,7 @@ async fn unknown_table_names_it_and_suggests_close_matches() {
     );
     let err = db
         .tool("describe_table", QueryLimits::default())
-        .call(json!({"table": "customer"}))
+        .call(&ctx(), json!({"table": "customer"}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -76,7 +76,7 @@ async fn unknown_table_names_it_and_suggests_close_matches() {
     );
     let err = db
         .tool("describe_table", QueryLimits::default())
-        .call(json!({"table": "zzz_nothing"}))
+        .call(&ctx(), json!({"table": "zzz_nothing"}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -96,19 +96,21 @@ async fn ambiguous_and_malformed_names_are_explained() {
     .unwrap();
     let tool = db.tool("describe_table", QueryLimits::default());
     assert_eq!(
-        tool.call(json!({"table": "t"})).await.unwrap_err(),
+        tool.call(&ctx(), json!({"table": "t"})).await.unwrap_err(),
         ToolError::Failed(
             "table name \"t\" is ambiguous; qualify it with a schema: a.t, b.t".into()
         )
     );
     assert_eq!(
-        tool.call(json!({"table": "a.b.c"})).await.unwrap_err(),
+        tool.call(&ctx(), json!({"table": "a.b.c"}))
+            .await
+            .unwrap_err(),
         ToolError::Failed(
             "invalid table name \"a.b.c\": expected `table` or `schema.table`, got 3 parts".into()
         )
     );
     assert_eq!(
-        tool.call(json!({"table": "gold.orders", "sample_rows": 21}))
+        tool.call(&ctx(), json!({"table": "gold.orders", "sample_rows": 21}))
             .await
             .unwrap_err(),
         ToolError::InvalidParams {
@@ -123,7 +125,7 @@ async fn steward_storage_tables_are_not_describable() {
     let db = TestDb::new().await;
     let err = db
         .tool("describe_table", QueryLimits::default())
-        .call(json!({"table": "steward.tool_calls"}))
+        .call(&ctx(), json!({"table": "steward.tool_calls"}))
         .await
         .unwrap_err();
     assert_eq!(

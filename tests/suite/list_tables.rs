@@ -4,14 +4,14 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use steward_tools::{QueryLimits, ToolError};
 
-use crate::common::TestDb;
+use crate::common::{TestDb, ctx};
 
 #[tokio::test]
 async fn lists_demo_tables_with_kind_estimate_and_comment() {
     let db = TestDb::new().await;
     let out = db
         .tool("list_tables", QueryLimits::default())
-        .call(json!({"schema": "gold"}))
+        .call(&ctx(), json!({"schema": "gold"}))
         .await
         .unwrap();
     let tables = out["tables"].as_array().unwrap();
@@ -48,7 +48,7 @@ async fn without_a_schema_lists_everything_but_steward_and_catalogs() {
         .unwrap();
     let out = db
         .tool("list_tables", QueryLimits::default())
-        .call(json!({}))
+        .call(&ctx(), json!({}))
         .await
         .unwrap();
     let qualified: Vec<String> = out["tables"]
@@ -80,7 +80,7 @@ async fn unknown_schema_names_the_available_ones() {
     let db = TestDb::new().await;
     let err = db
         .tool("list_tables", QueryLimits::default())
-        .call(json!({"schema": "silver"}))
+        .call(&ctx(), json!({"schema": "silver"}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -94,7 +94,7 @@ async fn existing_empty_schema_is_an_empty_list() {
     let db = TestDb::new().await;
     let out = db
         .tool("list_tables", QueryLimits::default())
-        .call(json!({"schema": "public"}))
+        .call(&ctx(), json!({"schema": "public"}))
         .await
         .unwrap();
     assert_eq!(out, json!({"tables": []}));

@@ -6,14 +6,14 @@ use serde_json::json;
 use steward_tools::warehouse::{ReadOnlyStatement, Warehouse, WarehouseError};
 use steward_tools::{QueryLimits, ToolError};
 
-use crate::common::TestDb;
+use crate::common::{TestDb, ctx};
 
 #[tokio::test]
 async fn returns_typed_columns_and_rows() {
     let db = TestDb::new().await;
     let out = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "SELECT 1::int8 AS n, 2.50::numeric(5,2) AS amount, 'x' AS s, NULL::text AS nothing,
+        .call(&ctx(), json!({"sql": "SELECT 1::int8 AS n, 2.50::numeric(5,2) AS amount, 'x' AS s, NULL::text AS nothing,
                      true AS flag, '{\"a\": [1]}'::jsonb AS doc, 1.5::float8 AS f,
                      timestamptz '2026-11-30 00:00:00+00' AT TIME ZONE 'UTC' AS at"}))
         .await
@@ -47,6 +47,7 @@ async fn aggregates_over_the_demo_data() {
     let out = db
         .tool("query_warehouse", QueryLimits::default())
         .call(
+            &ctx(),
             json!({"sql": "with s as (select status, count(*) as n from gold.orders group by 1)
                               select sum(n)::int8 as total from s"}),
         )
@@ -60,7 +61,10 @@ async fn ten_thousand_rows_are_capped_and_marked_truncated() {
     let db = TestDb::new().await;
     let out = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "SELECT g AS n FROM generate_series(1, 10000) g"}))
+        .call(
+            &ctx(),
+            json!({"sql": "SELECT g AS n FROM generate_series(1, 10000) g"}),
+        )
         .await
         .unwrap();
     assert_eq!(out["row_count"], 500);
@@ -76,7 +80,10 @@ async fn exactly_the_cap_is_not_truncated() {
     let db = TestDb::new().await;
     let out = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "SELECT g FROM generate_series(1, 20) g", "max_rows": 20}))
+        .call(
+            &ctx(),
+            json!({"sql": "SELECT g FROM generate_series(1, 20) g", "max_rows": 20}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -94,7 +101,10 @@ async fn byte_cap_truncates_wide_rows() {
     };
     let out = db
         .tool("query_warehouse", limits)
-        .call(json!({"sql": "SELECT repeat('x', 1000) AS wide FROM generate_series(1, 100)"}))
+        .call(
+            &ctx(),
+            json!({"sql": "SELECT repeat('x', 1000) AS wide FROM generate_series(1, 100)"}),
+        )
         .await
         .unwrap();
     // Each row encodes as ["xxx…"]: 1004 bytes, so 9 fit in 10,000.
@@ -108,7 +118,10 @@ async fn max_rows_is_bounded() {
     let db = TestDb::new().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
     let out = tool
-        .call(json!({"sql": "SELECT g FROM generate_series(1, 100) g", "max_rows": 10}))
+        .call(
+            &ctx(),
+            json!({"sql": "SELECT g FROM generate_series(1, 100) g", "max_rows": 10}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -116,7 +129,7 @@ async fn max_rows_is_bounded() {
         (json!(10), json!(true))
     );
     assert_eq!(
-        tool.call(json!({"sql": "SELECT 1", "max_rows": 10001}))
+        tool.call(&ctx(), json!({"sql": "SELECT 1", "max_rows": 10001}))
             .await
             .unwrap_err(),
         ToolError::InvalidParams {
@@ -125,7 +138,7 @@ async fn max_rows_is_bounded() {
         }
     );
     assert_eq!(
-        tool.call(json!({"sql": "SELECT 1", "max_rows": 0}))
+        tool.call(&ctx(), json!({"sql": "SELECT 1", "max_rows": 0}))
             .await
             .unwrap_err(),
         ToolError::InvalidParams {
@@ -140,7 +153,10 @@ async fn empty_results_still_describe_their_columns() {
     let db = TestDb::new().await;
     let out = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "SELECT order_id, amount FROM gold.orders WHERE false"}))
+        .call(
+            &ctx(),
+            json!({"sql": "SELECT order_id, amount FROM gold.orders WHERE false"}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -155,13 +171,16 @@ async fn show_and_explain_run() {
     let db = TestDb::new().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
     let out = tool
-        .call(json!({"sql": "SHOW statement_timeout"}))
+        .call(&ctx(), json!({"sql": "SHOW statement_timeout"}))
         .await
         .unwrap();
     // Inside the tool's transaction the timeout is the configured limit.
     assert_eq!(out["rows"], json!([["30s"]]));
     let out = tool
-        .call(json!({"sql": "EXPLAIN SELECT * FROM gold.orders WHERE order_id = 1"}))
+        .call(
+            &ctx(),
+            json!({"sql": "EXPLAIN SELECT * FROM gold.orders WHERE order_id = 1"}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -179,7 +198,7 @@ async fn sql_errors_carry_the_database_message_and_position() {
     let db = TestDb::new().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
     assert_eq!(
-        tool.call(json!({"sql": "SELECT nope FROM gold.orders"}))
+        tool.call(&ctx(), json!({"sql": "SELECT nope FROM gold.orders"}))
             .await
             .unwrap_err(),
         ToolError::Failed(
@@ -187,14 +206,16 @@ async fn sql_errors_carry_the_database_message_and_position() {
         )
     );
     assert_eq!(
-        tool.call(json!({"sql": "SELECT * FROM gold.missing"})).await.unwrap_err(),
+        tool.call(&ctx(), json!({"sql": "SELECT * FROM gold.missing"})).await.unwrap_err(),
         ToolError::Failed(
             "database error: relation \"gold.missing\" does not exist (SQLSTATE 42P01) at character 15"
                 .into()
         )
     );
     assert_eq!(
-        tool.call(json!({"sql": "SELECT 1/0"})).await.unwrap_err(),
+        tool.call(&ctx(), json!({"sql": "SELECT 1/0"}))
+            .await
+            .unwrap_err(),
         ToolError::Failed("database error: division by zero (SQLSTATE 22012)".into())
     );
 }
@@ -208,7 +229,7 @@ async fn timeout_reports_the_limit() {
     };
     let err = db
         .tool("query_warehouse", limits)
-        .call(json!({"sql": "SELECT pg_sleep(5)"}))
+        .call(&ctx(), json!({"sql": "SELECT pg_sleep(5)"}))
         .await
         .unwrap_err();
     assert_eq!(
@@ -262,7 +283,7 @@ async fn read_only_transaction_stops_writes_that_skip_the_parser() {
             cursorable,
         };
         let outcome = warehouse
-            .query(&statement, 10, &QueryLimits::default())
+            .query(&ctx(), &statement, 10, &QueryLimits::default())
             .await
             .map(|_| ());
         assert_eq!(outcome, expected, "{sql}");

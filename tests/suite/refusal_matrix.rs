@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use steward_tools::{QueryLimits, ToolError};
 
-use crate::common::TestDb;
+use crate::common::{TestDb, ctx};
 
 const NOT_READ_ONLY: &str = "is not read-only; query_warehouse only runs SELECT, WITH ... SELECT, VALUES, SHOW, DESCRIBE and EXPLAIN";
 
@@ -164,7 +164,7 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
 
     let mut outcomes = Vec::new();
     for (sql, _) in &matrix {
-        let outcome = match tool.call(json!({ "sql": sql })).await {
+        let outcome = match tool.call(&ctx(), json!({ "sql": sql })).await {
             Ok(_) => Ok(()),
             Err(ToolError::Refused(message)) => Err(message),
             Err(other) => Err(format!("unexpected non-refusal error: {other}")),
@@ -185,7 +185,7 @@ async fn unparseable_sql_is_refused_with_the_parser_message() {
     let db = TestDb::new().await;
     let err = db
         .tool("query_warehouse", QueryLimits::default())
-        .call(json!({"sql": "SELEC 1"}))
+        .call(&ctx(), json!({"sql": "SELEC 1"}))
         .await
         .unwrap_err();
     let ToolError::Refused(message) = err else {

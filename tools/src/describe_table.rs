@@ -6,7 +6,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::tool::{Annotations, ToolError, TypedTool};
+use crate::tool::{Annotations, CallContext, ToolError, TypedTool};
 use crate::warehouse::{QueryLimits, TableDescription, Warehouse};
 
 /// Most sample rows one call may ask for.
@@ -51,11 +51,15 @@ impl TypedTool for DescribeTable {
         open_world: false,
     };
 
-    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+    async fn describe(
+        &self,
+        _: &CallContext,
+        params: &Params,
+    ) -> Result<serde_json::Value, ToolError> {
         Ok(serde_json::json!({ "table": params.table, "sample_rows": params.sample_rows }))
     }
 
-    async fn run(&self, params: Params) -> Result<TableDescription, ToolError> {
+    async fn run(&self, ctx: &CallContext, params: Params) -> Result<TableDescription, ToolError> {
         if params.sample_rows > MAX_SAMPLE_ROWS {
             return Err(ToolError::InvalidParams {
                 tool: Self::NAME,
@@ -66,7 +70,7 @@ impl TypedTool for DescribeTable {
             });
         }
         self.warehouse
-            .describe_table(&params.table, params.sample_rows, &self.limits)
+            .describe_table(ctx, &params.table, params.sample_rows, &self.limits)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))
     }

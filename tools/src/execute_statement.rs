@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tool::{Annotations, ToolError, TypedTool};
+use crate::tool::{Annotations, CallContext, ToolError, TypedTool};
 use crate::warehouse::write_statement::parse_write;
 use crate::warehouse::{QueryLimits, Warehouse, WriteStatement};
 
@@ -44,11 +44,15 @@ impl ExecuteStatement {
 
 impl ExecuteStatement {
     /// The statement and its tables, qualified the way the warehouse resolves them.
-    async fn parse(&self, sql: &str) -> Result<(WriteStatement, Vec<String>), ToolError> {
+    async fn parse(
+        &self,
+        ctx: &CallContext,
+        sql: &str,
+    ) -> Result<(WriteStatement, Vec<String>), ToolError> {
         let statement = parse_write(sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
         let tables = self
             .warehouse
-            .qualify(&statement.tables)
+            .qualify(ctx, &statement.tables)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))?;
         Ok((statement, tables))
@@ -71,8 +75,8 @@ impl TypedTool for ExecuteStatement {
         open_world: false,
     };
 
-    async fn describe(&self, params: &Params) -> Result<Value, ToolError> {
-        let (statement, tables) = self.parse(&params.sql).await?;
+    async fn describe(&self, ctx: &CallContext, params: &Params) -> Result<Value, ToolError> {
+        let (statement, tables) = self.parse(ctx, &params.sql).await?;
         let mut schemas: Vec<String> = tables
             .iter()
             .filter_map(|t| t.split_once('.').map(|(schema, _)| schema.to_string()))
@@ -82,7 +86,7 @@ impl TypedTool for ExecuteStatement {
         schemas.dedup();
         let rows_estimate = self
             .warehouse
-            .estimate_rows(&statement, &tables)
+            .estimate_rows(ctx, &statement, &tables)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))?;
         Ok(serde_json::json!({
@@ -94,11 +98,11 @@ impl TypedTool for ExecuteStatement {
         }))
     }
 
-    async fn run(&self, params: Params) -> Result<Output, ToolError> {
-        let (statement, tables) = self.parse(&params.sql).await?;
+    async fn run(&self, ctx: &CallContext, params: Params) -> Result<Output, ToolError> {
+        let (statement, tables) = self.parse(ctx, &params.sql).await?;
         let rows_affected = self
             .warehouse
-            .execute_write(&statement, &self.limits)
+            .execute_write(ctx, &statement, &self.limits)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))?;
         Ok(Output {

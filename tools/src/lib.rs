@@ -11,7 +11,7 @@ pub mod warehouse;
 
 use std::sync::Arc;
 
-pub use tool::{Annotations, Tool, ToolError, ToolSpec};
+pub use tool::{Annotations, CallContext, Tool, ToolError, ToolSpec};
 pub use warehouse::{QueryLimits, Warehouse};
 
 /// Every tool Steward offers for a warehouse backend, in the order clients list them.

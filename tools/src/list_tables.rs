@@ -6,7 +6,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::tool::{Annotations, ToolError, TypedTool};
+use crate::tool::{Annotations, CallContext, ToolError, TypedTool};
 use crate::warehouse::{TableSummary, Warehouse};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -47,14 +47,18 @@ impl TypedTool for ListTables {
         open_world: false,
     };
 
-    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+    async fn describe(
+        &self,
+        _: &CallContext,
+        params: &Params,
+    ) -> Result<serde_json::Value, ToolError> {
         Ok(serde_json::json!({ "schema": params.schema }))
     }
 
-    async fn run(&self, params: Params) -> Result<Output, ToolError> {
+    async fn run(&self, ctx: &CallContext, params: Params) -> Result<Output, ToolError> {
         let tables = self
             .warehouse
-            .list_tables(params.schema.as_deref())
+            .list_tables(ctx, params.schema.as_deref())
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))?;
         Ok(Output { tables })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::tool::{Annotations, ToolError, TypedTool};
+use crate::tool::{Annotations, CallContext, ToolError, TypedTool};
 use crate::warehouse::sql_guard::check_read_only;
 use crate::warehouse::{QueryLimits, QueryResult, Warehouse};
 
@@ -50,13 +50,17 @@ impl TypedTool for QueryWarehouse {
         open_world: false,
     };
 
-    async fn describe(&self, params: &Params) -> Result<serde_json::Value, ToolError> {
+    async fn describe(
+        &self,
+        _: &CallContext,
+        params: &Params,
+    ) -> Result<serde_json::Value, ToolError> {
         let statement = check_read_only(&params.sql, self.warehouse.dialect())
             .map_err(|refusal| ToolError::Refused(refusal.to_string()))?;
         Ok(serde_json::json!({ "statement_kind": statement.kind }))
     }
 
-    async fn run(&self, params: Params) -> Result<QueryResult, ToolError> {
+    async fn run(&self, ctx: &CallContext, params: Params) -> Result<QueryResult, ToolError> {
         let row_cap = match params.max_rows {
             None => self.limits.default_rows,
             Some(0) => {
@@ -79,7 +83,7 @@ impl TypedTool for QueryWarehouse {
         let statement = check_read_only(&params.sql, self.warehouse.dialect())
             .map_err(|refusal| ToolError::Refused(refusal.to_string()))?;
         self.warehouse
-            .query(&statement, row_cap, &self.limits)
+            .query(ctx, &statement, row_cap, &self.limits)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))
     }

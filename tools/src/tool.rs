@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -48,14 +50,36 @@ pub enum ToolError {
     Failed(String),
 }
 
+/// Who a call runs for and how to stop it; passed to every tool and down to the backends.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The identity backends act as (e.g. `X-Trino-User`): the human the call is made for.
+    pub user: String,
+    /// Cancelled when the caller gives up (MCP cancellation, shutdown).
+    pub cancel: CancellationToken,
+}
+
+impl CallContext {
+    pub fn new(user: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
 /// An invocable tool. Implemented for every [`TypedTool`] through [`register`].
 #[async_trait]
 pub trait Tool: Send + Sync {
     fn spec(&self) -> &ToolSpec;
     /// The facts policies decide on (statement kind, tables, row estimate...), without doing
     /// anything. `None` means the tool cannot say what it would do, and it is denied.
-    async fn describe(&self, arguments: &Value) -> Result<Option<Value>, ToolError>;
-    async fn call(&self, arguments: Value) -> Result<Value, ToolError>;
+    async fn describe(
+        &self,
+        ctx: &CallContext,
+        arguments: &Value,
+    ) -> Result<Option<Value>, ToolError>;
+    async fn call(&self, ctx: &CallContext, arguments: Value) -> Result<Value, ToolError>;
 }
 
 /// A tool written with Rust types; the JSON plumbing and schemas come from [`register`].
@@ -72,11 +96,13 @@ pub trait TypedTool: Send + Sync + 'static {
     /// What the call would do, as facts for policies; must not change anything.
     fn describe(
         &self,
+        ctx: &CallContext,
         params: &Self::Params,
     ) -> impl Future<Output = Result<Value, ToolError>> + Send;
 
     fn run(
         &self,
+        ctx: &CallContext,
         params: Self::Params,
     ) -> impl Future<Output = Result<Self::Output, ToolError>> + Send;
 }
@@ -105,14 +131,18 @@ impl<T: TypedTool> Tool for Registered<T> {
         &self.spec
     }
 
-    async fn describe(&self, arguments: &Value) -> Result<Option<Value>, ToolError> {
+    async fn describe(
+        &self,
+        ctx: &CallContext,
+        arguments: &Value,
+    ) -> Result<Option<Value>, ToolError> {
         let params = parse_params::<T>(arguments.clone())?;
-        self.tool.describe(&params).await.map(Some)
+        self.tool.describe(ctx, &params).await.map(Some)
     }
 
-    async fn call(&self, arguments: Value) -> Result<Value, ToolError> {
+    async fn call(&self, ctx: &CallContext, arguments: Value) -> Result<Value, ToolError> {
         let params = parse_params::<T>(arguments)?;
-        let output = self.tool.run(params).await?;
+        let output = self.tool.run(ctx, params).await?;
         serde_json::to_value(output).map_err(|e| {
             ToolError::Failed(format!("{}: could not encode the result: {e}", T::NAME))
         })
@@ -195,11 +225,11 @@ mod tests {
             open_world: false,
         };
 
-        async fn describe(&self, params: &EchoParams) -> Result<Value, ToolError> {
+        async fn describe(&self, _: &CallContext, params: &EchoParams) -> Result<Value, ToolError> {
             Ok(serde_json::json!({"length": params.text.len()}))
         }
 
-        async fn run(&self, params: EchoParams) -> Result<EchoOutput, ToolError> {
+        async fn run(&self, _: &CallContext, params: EchoParams) -> Result<EchoOutput, ToolError> {
             Ok(EchoOutput {
                 text: params.text.repeat(params.times.unwrap_or(1) as usize),
             })
@@ -210,7 +240,10 @@ mod tests {
     async fn typed_tool_round_trips_json() {
         let tool = register(Echo);
         let out = tool
-            .call(serde_json::json!({"text": "ab", "times": 2}))
+            .call(
+                &CallContext::new("test"),
+                serde_json::json!({"text": "ab", "times": 2}),
+            )
             .await
             .unwrap();
         assert_eq!(out, serde_json::json!({"text": "abab"}));
@@ -220,7 +253,10 @@ mod tests {
     async fn describe_reports_facts_without_running() {
         let tool = register(Echo);
         let facts = tool
-            .describe(&serde_json::json!({"text": "abc"}))
+            .describe(
+                &CallContext::new("test"),
+                &serde_json::json!({"text": "abc"}),
+            )
             .await
             .unwrap();
         assert_eq!(facts, Some(serde_json::json!({"length": 3})));
@@ -230,7 +266,10 @@ mod tests {
     async fn wrong_argument_types_name_the_field() {
         let tool = register(Echo);
         let err = tool
-            .call(serde_json::json!({"text": "ab", "times": "two"}))
+            .call(
+                &CallContext::new("test"),
+                serde_json::json!({"text": "ab", "times": "two"}),
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -245,13 +284,19 @@ mod tests {
     #[tokio::test]
     async fn missing_and_unknown_arguments_are_invalid_params() {
         let tool = register(Echo);
-        let missing = tool.call(Value::Null).await.unwrap_err();
+        let missing = tool
+            .call(&CallContext::new("test"), Value::Null)
+            .await
+            .unwrap_err();
         assert_eq!(
             missing.to_string(),
             "invalid arguments for echo: missing field `text`"
         );
         let unknown = tool
-            .call(serde_json::json!({"text": "a", "colour": "red"}))
+            .call(
+                &CallContext::new("test"),
+                serde_json::json!({"text": "a", "colour": "red"}),
+            )
             .await
             .unwrap_err();
         assert_eq!(

@@ -13,6 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlparser::dialect::Dialect;
 
+use crate::tool::CallContext;
+
 pub use sql_guard::{ReadOnlyStatement, Refusal};
 pub use write_statement::WriteStatement;
 
@@ -152,6 +154,8 @@ pub enum WarehouseError {
     ReadOnlyViolation(String),
     #[error("warehouse unavailable: {0}")]
     Unavailable(String),
+    #[error("cancelled by the caller")]
+    Cancelled,
 }
 
 fn suggestion_suffix(suggestions: &[String]) -> String {
@@ -194,31 +198,43 @@ pub trait Warehouse: Send + Sync {
     fn dialect(&self) -> &dyn Dialect;
     /// Round trip to the backend; returns its version string.
     async fn ping(&self) -> Result<String, WarehouseError>;
-    async fn list_tables(&self, schema: Option<&str>) -> Result<Vec<TableSummary>, WarehouseError>;
+    async fn list_tables(
+        &self,
+        ctx: &CallContext,
+        schema: Option<&str>,
+    ) -> Result<Vec<TableSummary>, WarehouseError>;
     /// `table` is `name` or `schema.name`, with SQL quoting allowed.
     async fn describe_table(
         &self,
+        ctx: &CallContext,
         table: &str,
         sample_rows: usize,
         limits: &QueryLimits,
     ) -> Result<TableDescription, WarehouseError>;
     /// Qualifies table names the way the warehouse would resolve them ("schema.table").
-    async fn qualify(&self, tables: &[names::TableName]) -> Result<Vec<String>, WarehouseError>;
+    async fn qualify(
+        &self,
+        ctx: &CallContext,
+        tables: &[names::TableName],
+    ) -> Result<Vec<String>, WarehouseError>;
     /// Estimated rows a write touches, without running it (None when it cannot be estimated).
     async fn estimate_rows(
         &self,
+        ctx: &CallContext,
         statement: &WriteStatement,
         qualified_tables: &[String],
     ) -> Result<Option<i64>, WarehouseError>;
     /// Runs one write statement in its own transaction; returns the rows affected.
     async fn execute_write(
         &self,
+        ctx: &CallContext,
         statement: &WriteStatement,
         limits: &QueryLimits,
     ) -> Result<u64, WarehouseError>;
     /// Runs one statement already accepted by [`sql_guard::check_read_only`].
     async fn query(
         &self,
+        ctx: &CallContext,
         statement: &ReadOnlyStatement,
         row_cap: usize,
         limits: &QueryLimits,

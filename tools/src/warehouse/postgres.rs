@@ -17,6 +17,7 @@ use super::{
     ColumnInfo, QueryLimits, QueryResult, ReadOnlyStatement, ResultColumn, TableDescription,
     TableSummary, TruncationReason, Warehouse, WarehouseError, WriteStatement,
 };
+use crate::tool::CallContext;
 
 /// Schemas that are never shown: the catalogs and Steward's own storage.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast"];
@@ -144,6 +145,17 @@ impl PgWarehouse {
 
     async fn run_read_only(
         &self,
+        ctx: &CallContext,
+        sql: &str,
+        cursorable: bool,
+        row_cap: usize,
+        limits: &QueryLimits,
+    ) -> Result<QueryResult, WarehouseError> {
+        cancellable(ctx, self.read_only(sql, cursorable, row_cap, limits)).await
+    }
+
+    async fn read_only(
+        &self,
         sql: &str,
         cursorable: bool,
         row_cap: usize,
@@ -187,7 +199,11 @@ impl Warehouse for PgWarehouse {
         Ok(version)
     }
 
-    async fn list_tables(&self, schema: Option<&str>) -> Result<Vec<TableSummary>, WarehouseError> {
+    async fn list_tables(
+        &self,
+        _ctx: &CallContext,
+        schema: Option<&str>,
+    ) -> Result<Vec<TableSummary>, WarehouseError> {
         let tables = self.tables(schema, None).await?;
         if let Some(schema) = schema
             && tables.is_empty()
@@ -205,6 +221,7 @@ impl Warehouse for PgWarehouse {
 
     async fn describe_table(
         &self,
+        ctx: &CallContext,
         table: &str,
         sample_rows: usize,
         limits: &QueryLimits,
@@ -252,7 +269,7 @@ impl Warehouse for PgWarehouse {
             quote_ident(&summary.name)
         );
         let sample = self
-            .run_read_only(&sample_sql, true, sample_rows, limits)
+            .run_read_only(ctx, &sample_sql, true, sample_rows, limits)
             .await?;
         Ok(TableDescription {
             schema: summary.schema,
@@ -265,7 +282,11 @@ impl Warehouse for PgWarehouse {
         })
     }
 
-    async fn qualify(&self, tables: &[TableName]) -> Result<Vec<String>, WarehouseError> {
+    async fn qualify(
+        &self,
+        _ctx: &CallContext,
+        tables: &[TableName],
+    ) -> Result<Vec<String>, WarehouseError> {
         let mut qualified = Vec::with_capacity(tables.len());
         for table in tables {
             let name = match &table.schema {
@@ -293,6 +314,7 @@ impl Warehouse for PgWarehouse {
 
     async fn estimate_rows(
         &self,
+        _ctx: &CallContext,
         statement: &WriteStatement,
         qualified_tables: &[String],
     ) -> Result<Option<i64>, WarehouseError> {
@@ -329,6 +351,28 @@ impl Warehouse for PgWarehouse {
 
     async fn execute_write(
         &self,
+        ctx: &CallContext,
+        statement: &WriteStatement,
+        limits: &QueryLimits,
+    ) -> Result<u64, WarehouseError> {
+        cancellable(ctx, self.write(statement, limits)).await
+    }
+
+    async fn query(
+        &self,
+        ctx: &CallContext,
+        statement: &ReadOnlyStatement,
+        row_cap: usize,
+        limits: &QueryLimits,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.run_read_only(ctx, &statement.sql, statement.cursorable, row_cap, limits)
+            .await
+    }
+}
+
+impl PgWarehouse {
+    async fn write(
+        &self,
         statement: &WriteStatement,
         limits: &QueryLimits,
     ) -> Result<u64, WarehouseError> {
@@ -344,15 +388,17 @@ impl Warehouse for PgWarehouse {
             .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn query(
-        &self,
-        statement: &ReadOnlyStatement,
-        row_cap: usize,
-        limits: &QueryLimits,
-    ) -> Result<QueryResult, WarehouseError> {
-        self.run_read_only(&statement.sql, statement.cursorable, row_cap, limits)
-            .await
+/// Stops waiting when the caller cancels; dropping the query's future closes its connection,
+/// which ends the statement server-side.
+async fn cancellable<T>(
+    ctx: &CallContext,
+    work: impl std::future::Future<Output = Result<T, WarehouseError>>,
+) -> Result<T, WarehouseError> {
+    tokio::select! {
+        result = work => result,
+        _ = ctx.cancel.cancelled() => Err(WarehouseError::Cancelled),
     }
 }
 
