@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 
+use crate::audit::redact;
 use crate::principal::{Channel, Principal};
 
 /// Postgres NOTIFY channel announcing decided approvals (payload: the approval id).
@@ -142,8 +143,16 @@ impl ApprovalRequest {
     }
 }
 
-/// SHA-256 over the canonical JSON of (tool, arguments, principal): what an approval binds to.
-pub fn action_hash(tool: &str, arguments: &Value, principal: &Principal) -> String {
+/// SHA-256 over the canonical JSON of (tool, arguments, principal) plus what the tool said it
+/// would do and what the policy required: an approval binds to all of it, so a change in how
+/// the statement resolves, or in the policy, needs a new approval.
+pub fn action_hash(
+    tool: &str,
+    arguments: &Value,
+    principal: &Principal,
+    action: &Value,
+    requirement: &Requirement,
+) -> String {
     let document = serde_json::json!({
         "tool": tool,
         "arguments": arguments,
@@ -152,6 +161,8 @@ pub fn action_hash(tool: &str, arguments: &Value, principal: &Principal) -> Stri
             "kind": principal.kind.as_str(),
             "on_behalf_of": principal.on_behalf_of,
         },
+        "action": action,
+        "requirement": requirement,
     });
     hex::encode(Sha256::digest(canonical_json(&document).as_bytes()))
 }
@@ -204,9 +215,9 @@ impl Approvals {
         Self { pool }
     }
 
-    /// Creates a pending request for this exact action.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create(
+    /// The open request for this exact action, or a new pending one: `(request, created)`.
+    /// A unique index makes concurrent identical calls share one request.
+    pub async fn open_or_create(
         &self,
         tool: &str,
         arguments: &Value,
@@ -214,23 +225,28 @@ impl Approvals {
         principal: &Principal,
         channel: Channel,
         requirement: &Requirement,
-    ) -> Result<ApprovalRequest, ApprovalError> {
+    ) -> Result<(ApprovalRequest, bool), ApprovalError> {
+        let hash = action_hash(tool, arguments, principal, action, requirement);
+        self.expire_due().await?;
         let mut bytes = [0u8; 8];
         rand::rng().fill_bytes(&mut bytes);
         let id = format!("apr_{}", hex::encode(bytes));
-        sqlx::query(
+        // Stored redacted: people read these rows; the hash binds the exact arguments.
+        let inserted = sqlx::query(
             "INSERT INTO steward.approvals (id, expires_at, state, tool, arguments, action,
                 action_hash, principal, principal_kind, on_behalf_of, channel, reason, approvers,
                 min_approvals, independent_approvers)
              VALUES ($1, now() + make_interval(secs => $2), 'pending', $3, $4, $5, $6, $7, $8,
-                $9, $10, $11, $12, $13, $14)",
+                $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (action_hash) WHERE state IN ('pending', 'approved', 'executing')
+             DO NOTHING RETURNING id",
         )
         .bind(&id)
         .bind(requirement.ttl_seconds as f64)
         .bind(tool)
-        .bind(arguments)
-        .bind(action)
-        .bind(action_hash(tool, arguments, principal))
+        .bind(redact(arguments))
+        .bind(redact(action))
+        .bind(&hash)
         .bind(&principal.id)
         .bind(principal.kind.as_str())
         .bind(&principal.on_behalf_of)
@@ -239,28 +255,21 @@ impl Approvals {
         .bind(&requirement.approvers)
         .bind(requirement.min_approvals as i32)
         .bind(requirement.independent_approvers)
-        .execute(&self.pool)
-        .await?;
-        self.get(&id).await
-    }
-
-    /// The open (pending or approved, unexpired) request for an action, if any.
-    pub async fn open_for(
-        &self,
-        action_hash: &str,
-    ) -> Result<Option<ApprovalRequest>, ApprovalError> {
-        self.expire_due().await?;
-        let row = sqlx::query(select_requests!(
-            "WHERE action_hash = $1 AND state IN ('pending', 'approved')
-             ORDER BY created_at DESC LIMIT 1"
-        ))
-        .bind(action_hash)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(Some(self.with_votes(from_row(&row)?).await?)),
-            None => Ok(None),
+        if inserted.is_some() {
+            return Ok((self.get(&id).await?, true));
         }
+        let row = sqlx::query(select_requests!(
+            "WHERE action_hash = $1 AND state IN ('pending', 'approved', 'executing')"
+        ))
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| {
+            ApprovalError::Storage("an open request vanished while it was read".into())
+        })?;
+        Ok((self.with_votes(from_row(&row)?).await?, false))
     }
 
     pub async fn get(&self, id: &str) -> Result<ApprovalRequest, ApprovalError> {
@@ -575,38 +584,45 @@ mod tests {
     }
 
     #[test]
-    fn action_hash_binds_tool_arguments_and_principal() {
+    fn action_hash_binds_tool_arguments_principal_action_and_requirement() {
         let alice = Principal::human("alice", vec![]);
-        let a = action_hash(
-            "execute_statement",
-            &json!({"sql": "DELETE FROM t"}),
-            &alice,
-        );
-        assert_eq!(
-            a,
+        let action = json!({"statement_kind": "DELETE", "tables": ["public.t"]});
+        let one = Requirement {
+            reason: "r".into(),
+            approvers: vec!["group:data-oncall".into()],
+            min_approvals: 1,
+            ttl_seconds: 60,
+            independent_approvers: false,
+        };
+        let hash = |sql: &str, who: &Principal, action: &Value, req: &Requirement| {
             action_hash(
                 "execute_statement",
-                &json!({"sql": "DELETE FROM t"}),
-                &alice
+                &json!({ "sql": sql }),
+                who,
+                action,
+                req,
             )
-        );
-        assert_ne!(
-            a,
-            action_hash(
-                "execute_statement",
-                &json!({"sql": "DELETE FROM u"}),
-                &alice
-            )
-        );
-        assert_ne!(
-            a,
-            action_hash(
-                "execute_statement",
-                &json!({"sql": "DELETE FROM t"}),
-                &Principal::human("bob", vec![])
-            )
-        );
+        };
+        let a = hash("DELETE FROM t", &alice, &action, &one);
+        assert_eq!(a, hash("DELETE FROM t", &alice, &action, &one));
         assert_eq!(a.len(), 64);
+        assert_ne!(a, hash("DELETE FROM u", &alice, &action, &one));
+        assert_ne!(
+            a,
+            hash(
+                "DELETE FROM t",
+                &Principal::human("bob", vec![]),
+                &action,
+                &one
+            )
+        );
+        let elsewhere = json!({"statement_kind": "DELETE", "tables": ["gold.t"]});
+        assert_ne!(a, hash("DELETE FROM t", &alice, &elsewhere, &one));
+        let two = Requirement {
+            min_approvals: 2,
+            ..one.clone()
+        };
+        assert_ne!(a, hash("DELETE FROM t", &alice, &action, &two));
     }
 
     #[test]

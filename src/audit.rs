@@ -562,7 +562,45 @@ fn redact_text(text: &str) -> String {
     let text = replace_after(&text, "bearer ", Keep::Needle, is_bearer_byte);
     let text = replace_after(&text, "password=", Keep::Needle, is_param_byte);
     let text = replace_after(&text, "passwd=", Keep::Needle, is_param_byte);
+    let text = redact_sql_password_literals(&text);
     redact_url_passwords(&text)
+}
+
+/// SQL password literals: `PASSWORD 'x'`, `OPTIONS (password 'x')` -> `PASSWORD '[REDACTED]'`.
+fn redact_sql_password_literals(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = lower.get(from..).and_then(|rest| rest.find("password")) {
+        let mut at = from + found + "password".len();
+        while bytes.get(at).is_some_and(|b| b.is_ascii_whitespace()) {
+            at += 1;
+        }
+        let Some(&quote @ (b'\'' | b'"')) = bytes.get(at) else {
+            from = at.max(from + found + 1);
+            continue;
+        };
+        // The literal runs to the closing quote; a doubled quote is an escaped one.
+        let mut end = at + 1;
+        while end < bytes.len() {
+            if bytes[end] == quote {
+                if bytes.get(end + 1) == Some(&quote) {
+                    end += 2;
+                    continue;
+                }
+                break;
+            }
+            end += 1;
+        }
+        out.push_str(&text[copied..=at]);
+        out.push_str(REDACTED);
+        copied = end.min(bytes.len());
+        from = copied;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -733,6 +771,23 @@ mod tests {
                 "header": "Authorization: Bearer [REDACTED] retry",
                 "plain": "postgres://h/db and https://example.com/a@b",
                 "ident": "select * from mystw_table",
+            })
+        );
+    }
+
+    #[test]
+    fn redacts_sql_password_literals() {
+        let raw = json!({
+            "sql": "ALTER ROLE app PASSWORD 'hunter2'; CREATE SERVER s OPTIONS (password \"it''s\")",
+            "other": "CREATE USER x ENCRYPTED PASSWORD 'o''brien' VALID UNTIL 'never'",
+            "prose": "password authentication failed",
+        });
+        assert_eq!(
+            redact(&raw),
+            json!({
+                "sql": "ALTER ROLE app PASSWORD '[REDACTED]'; CREATE SERVER s OPTIONS (password \"[REDACTED]\")",
+                "other": "CREATE USER x ENCRYPTED PASSWORD '[REDACTED]' VALID UNTIL 'never'",
+                "prose": "password authentication failed",
             })
         );
     }

@@ -174,8 +174,133 @@ impl Pipeline {
         arguments: Value,
     ) -> Result<Outcome, CallError> {
         let started = Instant::now();
-        let mut record = Record::new(caller, name, &arguments);
-        let Some(tool) = self.tools.iter().find(|t| t.spec().name == name) else {
+        let decided = self
+            .describe_and_decide(caller, name, &arguments, started)
+            .await?;
+        let Decided {
+            tool,
+            action,
+            decision,
+            mut record,
+        } = decided;
+        match decision.effect {
+            Effect::Deny => {
+                let error = CallError::Denied {
+                    reason: decision.reason.clone(),
+                };
+                self.fail(record.outcome("denied"), started, error).await
+            }
+            Effect::Allow => self
+                .run(caller, tool.as_ref(), arguments, record, started)
+                .await
+                .map(Outcome::Completed),
+            Effect::RequireApproval => {
+                let requirement = requirement(&decision);
+                let (request, created) = self
+                    .approvals
+                    .open_or_create(
+                        name,
+                        &arguments,
+                        &action,
+                        &caller.principal,
+                        caller.channel,
+                        &requirement,
+                    )
+                    .await?;
+                record.approval_id = Some(request.id.clone());
+                match request.state.as_str() {
+                    "approved" => {
+                        let hash =
+                            action_hash(name, &arguments, &caller.principal, &action, &requirement);
+                        self.execute_claimed(
+                            caller,
+                            tool.as_ref(),
+                            &request.id,
+                            &hash,
+                            arguments,
+                            record,
+                            started,
+                        )
+                        .await
+                        .map(Outcome::Completed)
+                    }
+                    "pending" => {
+                        if created {
+                            record.event = "approval_requested";
+                        }
+                        self.audit
+                            .append(record.outcome("pending_approval").finish(started))
+                            .await?;
+                        Ok(Outcome::PendingApproval(PendingApproval::from_request(
+                            &request,
+                        )))
+                    }
+                    state => {
+                        let error = CallError::Approval(ApprovalError::NotApproved {
+                            id: request.id.clone(),
+                            state: state.to_string(),
+                        });
+                        self.fail(record.outcome("refused"), started, error).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes an approved request for exactly this caller and these arguments, once. The
+    /// call is described and decided again: if what it resolves to, or what the policy asks
+    /// for, changed since the approval, it no longer matches.
+    pub async fn execute_approved(
+        &self,
+        caller: &Caller,
+        approval_id: &str,
+        name: &str,
+        arguments: Value,
+    ) -> Result<Value, CallError> {
+        let started = Instant::now();
+        let Decided {
+            tool,
+            action,
+            decision,
+            record,
+        } = self
+            .describe_and_decide(caller, name, &arguments, started)
+            .await?;
+        if decision.effect == Effect::Deny {
+            let error = CallError::Denied {
+                reason: decision.reason.clone(),
+            };
+            return self.fail(record.outcome("denied"), started, error).await;
+        }
+        let hash = action_hash(
+            name,
+            &arguments,
+            &caller.principal,
+            &action,
+            &requirement(&decision),
+        );
+        self.execute_claimed(
+            caller,
+            tool.as_ref(),
+            approval_id,
+            &hash,
+            arguments,
+            record,
+            started,
+        )
+        .await
+    }
+
+    /// Finds the tool, asks it what it would do, and asks the policy; failures are audited.
+    async fn describe_and_decide(
+        &self,
+        caller: &Caller,
+        name: &str,
+        arguments: &Value,
+        started: Instant,
+    ) -> Result<Decided, CallError> {
+        let mut record = Record::new(caller, name, arguments);
+        let Some(tool) = self.tools.iter().find(|t| t.spec().name == name).cloned() else {
             let error = CallError::UnknownTool {
                 name: name.to_string(),
                 available: self.specs().map(|s| s.name.to_string()).collect(),
@@ -184,7 +309,7 @@ impl Pipeline {
                 .fail(record.outcome("unknown_tool"), started, error)
                 .await;
         };
-        let action = match tool.describe(&caller.context(), &arguments).await {
+        let action = match tool.describe(&caller.context(), arguments).await {
             Ok(Some(action)) => action,
             Ok(None) => {
                 let error = CallError::Denied {
@@ -202,97 +327,12 @@ impl Pipeline {
             .policy
             .decide(&self.policy_input(caller, tool.spec(), &action));
         record.decision = serde_json::to_value(&decision).ok();
-        match decision.effect {
-            Effect::Deny => {
-                let error = CallError::Denied {
-                    reason: decision.reason.clone(),
-                };
-                self.fail(record.outcome("denied"), started, error).await
-            }
-            Effect::Allow => self
-                .run(caller, tool.as_ref(), arguments, record, started)
-                .await
-                .map(Outcome::Completed),
-            Effect::RequireApproval => {
-                let hash = action_hash(name, &arguments, &caller.principal);
-                match self.approvals.open_for(&hash).await? {
-                    Some(request) if request.state == "approved" => self
-                        .execute_claimed(
-                            caller,
-                            tool.as_ref(),
-                            &request.id,
-                            &hash,
-                            arguments,
-                            record,
-                            started,
-                        )
-                        .await
-                        .map(Outcome::Completed),
-                    Some(request) => {
-                        record.approval_id = Some(request.id.clone());
-                        self.audit
-                            .append(record.outcome("pending_approval").finish(started))
-                            .await?;
-                        Ok(Outcome::PendingApproval(PendingApproval::from_request(
-                            &request,
-                        )))
-                    }
-                    None => {
-                        let request = self
-                            .approvals
-                            .create(
-                                name,
-                                &arguments,
-                                &action,
-                                &caller.principal,
-                                caller.channel,
-                                &requirement(&decision),
-                            )
-                            .await?;
-                        record.approval_id = Some(request.id.clone());
-                        record.event = "approval_requested";
-                        self.audit
-                            .append(record.outcome("pending_approval").finish(started))
-                            .await?;
-                        Ok(Outcome::PendingApproval(PendingApproval::from_request(
-                            &request,
-                        )))
-                    }
-                }
-            }
-        }
-    }
-
-    /// Executes an approved request for exactly this caller and these arguments, once.
-    pub async fn execute_approved(
-        &self,
-        caller: &Caller,
-        approval_id: &str,
-        name: &str,
-        arguments: Value,
-    ) -> Result<Value, CallError> {
-        let started = Instant::now();
-        let record = Record::new(caller, name, &arguments);
-        let Some(tool) = self.tools.iter().find(|t| t.spec().name == name) else {
-            let error = CallError::UnknownTool {
-                name: name.to_string(),
-                available: self.specs().map(|s| s.name.to_string()).collect(),
-            };
-            return self
-                .fail(record.outcome("unknown_tool"), started, error)
-                .await;
-        };
-        let hash = action_hash(name, &arguments, &caller.principal);
-        self.execute_claimed(
-            caller,
-            tool.as_ref(),
-            approval_id,
-            &hash,
-            arguments,
+        Ok(Decided {
+            tool,
+            action,
+            decision,
             record,
-            started,
-        )
-        .await
+        })
     }
 
     /// Records one person's vote (CLI, elicitation, later Slack) in the ledger too.
@@ -361,9 +401,18 @@ impl Pipeline {
                 .fail(record.outcome("refused"), started, e.into())
                 .await;
         }
+        // On the ledger before anything runs: a crash mid-run still leaves a trace.
+        let mut claimed = record.clone();
+        claimed.event = "approval_claimed";
+        self.audit
+            .append(claimed.outcome("executing").finish(started))
+            .await?;
         let result = tool.call(&caller.context(), arguments).await;
         let error = result.as_ref().err().map(ToString::to_string);
-        self.approvals.finish(approval_id, error.as_deref()).await?;
+        if let Err(e) = self.approvals.finish(approval_id, error.as_deref()).await {
+            // The action ran (or failed) either way; the ledger row below says which.
+            tracing::error!(approval = approval_id, error = %e, "could not record how an approval ended");
+        }
         self.record_result(result, record, started).await
     }
 
@@ -431,7 +480,16 @@ fn requirement(decision: &Decision) -> Requirement {
     }
 }
 
+/// A call that has been described and decided, not yet run.
+struct Decided {
+    tool: Arc<dyn Tool>,
+    action: Value,
+    decision: Decision,
+    record: Record,
+}
+
 /// The audit row being built for one call.
+#[derive(Clone)]
 struct Record {
     event: &'static str,
     caller: Caller,

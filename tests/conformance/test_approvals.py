@@ -358,6 +358,7 @@ async def test_elicitation_approve_runs_the_statement_once(via, steward, demo_ta
     assert ledger(steward, first_id) == [
         agent_row("approval_requested", "pending_approval", AGENT, human, channel, arguments),
         vote_row(human, "mcp-elicitation", True, "looks right", "approve"),
+        agent_row("approval_claimed", "executing", AGENT, human, channel, arguments),
         agent_row("approval_executed", "ok", AGENT, human, channel, arguments),
     ]
 
@@ -586,6 +587,7 @@ async def test_pending_approval_cli_approve_then_run_once(via, steward, demo_tab
         agent_row("tool_call", "pending_approval", agent, human, channel, arguments),
         vote_row("eve", "cli", True, None, "rejected"),
         vote_row("bob", "cli", True, None, "approve"),
+        agent_row("approval_claimed", "executing", agent, human, channel, arguments),
         agent_row("approval_executed", "ok", agent, human, channel, arguments),
     ]
 

@@ -804,3 +804,121 @@ async fn a_tool_without_a_description_is_denied() {
     );
     assert!(!ran.load(Ordering::SeqCst));
 }
+
+/// What review found, kept found: each way to make the approved facts differ from what runs
+/// is refused before an approval is even asked for.
+#[tokio::test]
+async fn statements_whose_effect_differs_from_their_text_are_refused() {
+    let db = TestDb::new().await;
+    sqlx::raw_sql(
+        "CREATE TABLE public.junk (id int);
+         CREATE RULE junk_also AS ON DELETE TO public.junk DO ALSO DELETE FROM gold.orders;",
+    )
+    .execute(&db.pool().await)
+    .await
+    .unwrap();
+    let app = App::start(db.config()).await.unwrap();
+    let before = db.fingerprint().await;
+    let alice = cli(oncall("alice"));
+    let refusal = |sql: &'static str| {
+        let pipeline = app.pipeline.clone();
+        let alice = alice.clone();
+        async move {
+            pipeline
+                .call(&alice, "execute_statement", json!({ "sql": sql }))
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    assert_eq!(
+        refusal("WITH a AS (SELECT 2 >--'\n+1), d AS (DELETE FROM gold.orders RETURNING 1), e AS (SELECT 2 >--'\n+1) DELETE FROM public.junk").await,
+        "refused: operator `>--` is read differently by the database (`--` and `/*` start comments there); put a space before them"
+    );
+    assert_eq!(
+        refusal("DELETE FROM public.junk").await,
+        "refused: the database would also modify gold.orders, which this statement's text does not name as a target"
+    );
+    assert_eq!(
+        refusal("DROP TABLE junk").await,
+        "refused: invalid table name \"junk\": name its schema (e.g. public.junk); unqualified names \
+         resolve through search_path, which can change between approval and execution"
+    );
+    let internal = "refused: schema steward belongs to the database system or to Steward itself \
+                    (approvals, audit ledger) and is never changed through execute_statement";
+    assert_eq!(refusal("TRUNCATE steward.audit_ledger").await, internal);
+    assert_eq!(
+        refusal("UPDATE steward.approvals SET state = 'approved'").await,
+        internal
+    );
+    assert_eq!(db.fingerprint().await, before);
+    let requests: i64 = sqlx::query_scalar("SELECT count(*) FROM steward.approvals")
+        .fetch_one(&app.storage)
+        .await
+        .unwrap();
+    assert_eq!(requests, 0, "nothing was put up for approval");
+}
+
+/// Identical calls at the same moment share one request: one approval, one run.
+#[tokio::test]
+async fn concurrent_identical_calls_share_one_request() {
+    let db = TestDb::new().await;
+    let app = App::start(db.config()).await.unwrap();
+    let alice = cli(oncall("alice"));
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let pipeline = app.pipeline.clone();
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                match pipeline
+                    .call(
+                        &alice,
+                        "execute_statement",
+                        json!({ "sql": DELETE_CANCELLED }),
+                    )
+                    .await
+                    .unwrap()
+                {
+                    Outcome::PendingApproval(p) => p.approval_id,
+                    other => panic!("expected pending, got {other:?}"),
+                }
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.push(call.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+/// Secrets in statements never reach the ledger in clear, even when the call is denied.
+#[tokio::test]
+async fn password_literals_are_redacted_in_the_ledger() {
+    let db = TestDb::new().await;
+    let app = App::start(db.config()).await.unwrap();
+    let alice = cli(oncall("alice"));
+    let denied = app
+        .pipeline
+        .call(
+            &alice,
+            "execute_statement",
+            json!({"sql": "ALTER ROLE postgres PASSWORD 'hunter2'"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(denied, CallError::Denied { .. }), "{denied:?}");
+    let rows = app.pipeline.audit().tail(1).await.unwrap();
+    assert_eq!(
+        rows[0].event.arguments,
+        json!({"sql": "ALTER ROLE postgres PASSWORD '[REDACTED]'"})
+    );
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM steward.audit_ledger a WHERE a::text LIKE '%hunter2%'",
+    )
+    .fetch_one(&app.storage)
+    .await
+    .unwrap();
+    assert_eq!(leaked, 0);
+}

@@ -107,11 +107,11 @@ async fn request_approve_execute_and_verify_from_the_cli() {
     let replay = steward(&db, &call);
     assert_eq!(replay.code, 2, "a used approval must not run again");
 
-    // requested, two rejected votes, approved, executed, and the replay's new request.
+    // requested, two rejected votes, approved, claimed, executed, and the replay's new request.
     let verified = steward(&db, &["audit", "verify"]);
     assert_eq!(
         (verified.code, verified.stdout.trim()),
-        (0, "audit ledger intact: 6 rows, hash chain verified")
+        (0, "audit ledger intact: 7 rows, hash chain verified")
     );
     let tail = steward(&db, &["audit", "tail", "-n", "3"]);
     assert_eq!(tail.stdout.lines().count(), 3, "{}", tail.stdout);

@@ -156,6 +156,19 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
             "SELECT query_to_xml('delete from gold.orders', true, false, '')",
             refused("function query_to_xml has side effects; not allowed in a read-only query"),
         ),
+        (
+            "WITH a AS (SELECT 2 >--'\n+1), d AS (DELETE FROM gold.orders RETURNING 1), e AS (SELECT 2 >--'\n+1) SELECT 1",
+            refused(
+                "operator `>--` is read differently by the database (`--` and `/*` start comments there); put a space before them",
+            ),
+        ),
+        (
+            "SELECT 1 >/* x */ 0",
+            refused(
+                "operator `>/*` is read differently by the database (`--` and `/*` start comments there); put a space before them",
+            ),
+        ),
+        ("SELECT 1 > -- fine, a comment\n 0", Ok(())),
         ("", refused("no SQL statement found")),
         ("  ;  ", refused("no SQL statement found")),
         ("-- only a comment", refused("no SQL statement found")),

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::tool::{Annotations, CallContext, ToolError, TypedTool};
 use crate::warehouse::write_statement::parse_write;
-use crate::warehouse::{QueryLimits, Warehouse, WriteStatement};
+use crate::warehouse::{QueryLimits, Warehouse, WarehouseError, WriteStatement};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,19 +43,39 @@ impl ExecuteStatement {
 }
 
 impl ExecuteStatement {
-    /// The statement and its tables, qualified the way the warehouse resolves them.
+    /// The statement and its tables, qualified the way the warehouse resolves them. Refuses
+    /// names it cannot bind exactly and anything in the system's or Steward's own schemas.
     async fn parse(
         &self,
         ctx: &CallContext,
         sql: &str,
-    ) -> Result<(WriteStatement, Vec<String>), ToolError> {
+    ) -> Result<(WriteStatement, Vec<String>, Vec<String>), ToolError> {
         let statement = parse_write(sql, self.warehouse.dialect()).map_err(ToolError::Refused)?;
         let tables = self
             .warehouse
             .qualify(ctx, &statement.tables)
             .await
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
-        Ok((statement, tables))
+            .map_err(|e| match e {
+                e @ WarehouseError::BadTableName { .. } => {
+                    ToolError::Refused(format!("refused: {e}"))
+                }
+                e => ToolError::Failed(e.to_string()),
+            })?;
+        let mut schemas: Vec<String> = tables
+            .iter()
+            .filter_map(|t| t.rsplit_once('.').map(|(schema, _)| schema.to_string()))
+            .chain(statement.schemas.iter().cloned())
+            .collect();
+        schemas.sort();
+        schemas.dedup();
+        let internal = self.warehouse.internal_schemas();
+        if let Some(schema) = schemas.iter().find(|s| internal.contains(s)) {
+            return Err(ToolError::Refused(format!(
+                "refused: schema {schema} belongs to the database system or to Steward itself \
+                 (approvals, audit ledger) and is never changed through execute_statement"
+            )));
+        }
+        Ok((statement, tables, schemas))
     }
 }
 
@@ -76,19 +96,23 @@ impl TypedTool for ExecuteStatement {
     };
 
     async fn describe(&self, ctx: &CallContext, params: &Params) -> Result<Value, ToolError> {
-        let (statement, tables) = self.parse(ctx, &params.sql).await?;
-        let mut schemas: Vec<String> = tables
-            .iter()
-            .filter_map(|t| t.split_once('.').map(|(schema, _)| schema.to_string()))
-            .chain(statement.schemas.iter().cloned())
-            .collect();
-        schemas.sort();
-        schemas.dedup();
-        let rows_estimate = self
+        let (statement, tables, schemas) = self.parse(ctx, &params.sql).await?;
+        let plan = self
             .warehouse
-            .estimate_rows(ctx, &statement, &tables)
+            .plan_write(ctx, &statement, &tables)
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))?;
+        // The database's plan is the authority on what a DML statement modifies: a table the
+        // text does not show means the parser and the database disagree.
+        if let Some(modified) = &plan.modified_tables
+            && let Some(hidden) = modified.iter().find(|t| !tables.contains(t))
+        {
+            return Err(ToolError::Refused(format!(
+                "refused: the database would also modify {hidden}, which this statement's text \
+                 does not name as a target"
+            )));
+        }
+        let rows_estimate = plan.rows_estimate;
         Ok(serde_json::json!({
             "statement_kind": statement.kind,
             "tables": tables,
@@ -99,7 +123,7 @@ impl TypedTool for ExecuteStatement {
     }
 
     async fn run(&self, ctx: &CallContext, params: Params) -> Result<Output, ToolError> {
-        let (statement, tables) = self.parse(ctx, &params.sql).await?;
+        let (statement, tables, _) = self.parse(ctx, &params.sql).await?;
         let rows_affected = self
             .warehouse
             .execute_write(ctx, &statement, &self.limits)

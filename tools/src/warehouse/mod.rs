@@ -119,6 +119,14 @@ pub struct TableDescription {
     pub sample: QueryResult,
 }
 
+/// The database's own view of a write, before it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WritePlan {
+    pub rows_estimate: Option<i64>,
+    /// Qualified tables the plan modifies (DML only; None when the backend cannot say).
+    pub modified_tables: Option<Vec<String>>,
+}
+
 /// What went wrong talking to the warehouse; every message says what to do next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WarehouseError {
@@ -217,13 +225,16 @@ pub trait Warehouse: Send + Sync {
         ctx: &CallContext,
         tables: &[names::TableName],
     ) -> Result<Vec<String>, WarehouseError>;
-    /// Estimated rows a write touches, without running it (None when it cannot be estimated).
-    async fn estimate_rows(
+    /// What the database plans for a write, without running it: estimated rows and, where the
+    /// backend can tell, every table the plan would modify.
+    async fn plan_write(
         &self,
         ctx: &CallContext,
         statement: &WriteStatement,
         qualified_tables: &[String],
-    ) -> Result<Option<i64>, WarehouseError>;
+    ) -> Result<WritePlan, WarehouseError>;
+    /// Schemas that belong to the system or to Steward itself: never changed by tools.
+    fn internal_schemas(&self) -> Vec<String>;
     /// Runs one write statement in its own transaction; returns the rows affected.
     async fn execute_write(
         &self,

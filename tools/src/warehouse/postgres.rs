@@ -15,7 +15,7 @@ use sqlx::{
 use super::names::{TableName, close_matches, parse_table_name, quote_ident};
 use super::{
     ColumnInfo, QueryLimits, QueryResult, ReadOnlyStatement, ResultColumn, TableDescription,
-    TableSummary, TruncationReason, Warehouse, WarehouseError, WriteStatement,
+    TableSummary, TruncationReason, Warehouse, WarehouseError, WritePlan, WriteStatement,
 };
 use crate::tool::CallContext;
 
@@ -29,6 +29,8 @@ pub struct PgWarehouse {
     pool: PgPool,
     dialect: PostgreSqlDialect,
     hidden_schemas: Vec<String>,
+    /// Limit for planning a write (EXPLAIN) while describing it.
+    plan_timeout_ms: u64,
 }
 
 impl PgWarehouse {
@@ -40,6 +42,7 @@ impl PgWarehouse {
             pool,
             dialect: PostgreSqlDialect {},
             hidden_schemas: hidden,
+            plan_timeout_ms: 10_000,
         }
     }
 
@@ -287,53 +290,60 @@ impl Warehouse for PgWarehouse {
         _ctx: &CallContext,
         tables: &[TableName],
     ) -> Result<Vec<String>, WarehouseError> {
-        let mut qualified = Vec::with_capacity(tables.len());
-        for table in tables {
-            let name = match &table.schema {
-                Some(schema) => format!("{schema}.{}", table.name),
-                None => {
-                    // Resolve like the statement would: search_path, else the current schema.
-                    let schema: String = sqlx::query_scalar(
-                        "SELECT coalesce(
-                            (SELECT n.nspname::text FROM pg_class c
-                             JOIN pg_namespace n ON n.oid = c.relnamespace
-                             WHERE c.oid = to_regclass(quote_ident($1))),
-                            current_schema()::text)",
-                    )
-                    .bind(&table.name)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| map_error(e, 0, 0))?;
-                    format!("{schema}.{}", table.name)
-                }
-            };
-            qualified.push(name);
-        }
-        Ok(qualified)
+        tables
+            .iter()
+            .map(|table| match &table.schema {
+                Some(schema) => Ok(format!("{schema}.{}", table.name)),
+                // search_path can differ between the approval and the run (other connection,
+                // role settings): only names that say their schema are bound exactly.
+                None => Err(WarehouseError::BadTableName {
+                    table: table.name.clone(),
+                    reason: format!(
+                        "name its schema (e.g. public.{}); unqualified names resolve through \
+                         search_path, which can change between approval and execution",
+                        table.name
+                    ),
+                }),
+            })
+            .collect()
     }
 
-    async fn estimate_rows(
+    async fn plan_write(
         &self,
         _ctx: &CallContext,
         statement: &WriteStatement,
         qualified_tables: &[String],
-    ) -> Result<Option<i64>, WarehouseError> {
+    ) -> Result<WritePlan, WarehouseError> {
         if statement.is_dml {
-            // The planner's estimate for the rows the statement reads to modify; never runs it.
-            let plan: Value = sqlx::query_scalar(AssertSqlSafe(format!(
-                "EXPLAIN (FORMAT JSON) {}",
-                statement.sql
-            )))
-            .persistent(false)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| map_error(e, "EXPLAIN (FORMAT JSON) ".len(), 0))?;
+            // Planned, never run: inside a read-only transaction with the timeout, so nothing
+            // the planner evaluates can write or hang.
+            let prefix = "EXPLAIN (VERBOSE, FORMAT JSON) ";
+            let mut tx = self.begin("BEGIN READ ONLY", self.plan_timeout_ms).await?;
+            let plan: Value =
+                sqlx::query_scalar(AssertSqlSafe(format!("{prefix}{}", statement.sql)))
+                    .persistent(false)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| map_error(e, prefix.len(), self.plan_timeout_ms))?;
+            tx.rollback()
+                .await
+                .map_err(|e| map_error(e, 0, self.plan_timeout_ms))?;
             let top = &plan[0]["Plan"];
             let node = match top["Node Type"].as_str() {
                 Some("ModifyTable") => &top["Plans"][0],
                 _ => top,
             };
-            return Ok(node["Plan Rows"].as_f64().map(|rows| rows.round() as i64));
+            // One plan per query the statement turns into: rules (DO ALSO) add more.
+            let mut modified = Vec::new();
+            for query in plan.as_array().into_iter().flatten() {
+                collect_modified_tables(&query["Plan"], &mut modified);
+            }
+            modified.sort();
+            modified.dedup();
+            return Ok(WritePlan {
+                rows_estimate: node["Plan Rows"].as_f64().map(|rows| rows.round() as i64),
+                modified_tables: Some(modified),
+            });
         }
         if statement.kind == "TRUNCATE" || statement.kind == "DROP TABLE" {
             let rows: Option<i64> = sqlx::query_scalar(
@@ -344,9 +354,16 @@ impl Warehouse for PgWarehouse {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| map_error(e, 0, 0))?;
-            return Ok(rows);
+            return Ok(WritePlan {
+                rows_estimate: rows,
+                modified_tables: None,
+            });
         }
-        Ok(None)
+        Ok(WritePlan::default())
+    }
+
+    fn internal_schemas(&self) -> Vec<String> {
+        self.hidden_schemas.clone()
     }
 
     async fn execute_write(
@@ -355,7 +372,12 @@ impl Warehouse for PgWarehouse {
         statement: &WriteStatement,
         limits: &QueryLimits,
     ) -> Result<u64, WarehouseError> {
-        cancellable(ctx, self.write(statement, limits)).await
+        // Not cancellable: a cancel racing the COMMIT could report a write that happened as
+        // failed. The statement timeout bounds it instead.
+        if ctx.cancel.is_cancelled() {
+            return Err(WarehouseError::Cancelled);
+        }
+        self.write(statement, limits).await
     }
 
     async fn query(
@@ -387,6 +409,21 @@ impl PgWarehouse {
             .await
             .map_err(|e| map_error(e, 0, limits.timeout_ms))?;
         Ok(done.rows_affected())
+    }
+}
+
+/// Every ModifyTable node of a JSON plan (CTEs included) as "schema.table".
+fn collect_modified_tables(node: &Value, out: &mut Vec<String>) {
+    if node["Node Type"] == "ModifyTable"
+        && let (Some(schema), Some(table)) =
+            (node["Schema"].as_str(), node["Relation Name"].as_str())
+    {
+        out.push(format!("{schema}.{table}"));
+    }
+    if let Some(children) = node["Plans"].as_array() {
+        for child in children {
+            collect_modified_tables(child, out);
+        }
     }
 }
 

@@ -77,6 +77,28 @@ pub enum Refusal {
         /// The function name as written, e.g. `pg_catalog.set_config`.
         name: String,
     },
+    /// An operator the database would split differently (`>--` is `>` and a comment there).
+    #[error(
+        "refused: operator `{operator}` is read differently by the database (`--` and `/*` start comments there); put a space before them"
+    )]
+    AmbiguousOperator { operator: String },
+}
+
+/// Refuses text the parser and the database would tokenize differently, so what is checked
+/// is what runs: sqlparser reads `>--x` as one custom operator, Postgres as `>` and a comment.
+pub fn check_tokens(sql: &str, dialect: &dyn Dialect) -> Result<(), Refusal> {
+    // Text that does not tokenize is refused by the parser right after, with its message.
+    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(dialect, sql).tokenize() else {
+        return Ok(());
+    };
+    for token in tokens {
+        if let sqlparser::tokenizer::Token::CustomBinaryOperator(operator) = token
+            && (operator.contains("--") || operator.contains("/*"))
+        {
+            return Err(Refusal::AmbiguousOperator { operator });
+        }
+    }
+    Ok(())
 }
 
 /// Functions refused anywhere in a query, compared case-insensitively with the last identifier of
@@ -162,6 +184,7 @@ const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
 ///
 /// A [`Refusal`] saying why the text is not exactly one read-only statement.
 pub fn check_read_only(sql: &str, dialect: &dyn Dialect) -> Result<ReadOnlyStatement, Refusal> {
+    check_tokens(sql, dialect)?;
     let statements = Parser::parse_sql(dialect, sql).map_err(|e| {
         Refusal::Unparseable(match e {
             ParserError::TokenizerError(message) | ParserError::ParserError(message) => message,

@@ -8,7 +8,7 @@ use sqlparser::dialect::Dialect;
 use sqlparser::parser::Parser;
 
 use super::names::TableName;
-use super::sql_guard::{check_read_only, statement_kind};
+use super::sql_guard::{check_read_only, check_tokens, statement_kind};
 
 /// One parsed write statement and what it touches (names as written, unqualified allowed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,7 @@ pub struct WriteStatement {
 
 /// Parses `sql` as a single write statement, or says why it is not one.
 pub fn parse_write(sql: &str, dialect: &dyn Dialect) -> Result<WriteStatement, String> {
+    check_tokens(sql, dialect).map_err(|refusal| refusal.to_string())?;
     if check_read_only(sql, dialect).is_ok() {
         return Err("refused: this statement is read-only; use query_warehouse".into());
     }
@@ -202,6 +203,18 @@ mod tests {
                 "{sql}"
             );
         }
+    }
+
+    #[test]
+    fn operators_the_database_splits_are_refused() {
+        // sqlparser sees `>--` as one operator and the quote as a string; Postgres sees a
+        // comment, and a hidden DELETE of gold.orders.
+        let smuggled = "WITH a AS (SELECT 2 >--'\n+1), d AS (DELETE FROM gold.orders RETURNING 1), \
+                        e AS (SELECT 2 >--'\n+1) DELETE FROM public.junk";
+        assert_eq!(
+            parse(smuggled),
+            Err("refused: operator `>--` is read differently by the database (`--` and `/*` start comments there); put a space before them".into())
+        );
     }
 
     #[test]
