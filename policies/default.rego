@@ -131,6 +131,9 @@ approver_group := sprintf("group:%s", [data.steward.config.default_approver_grou
 deny_reason := "privilege changes are not made through Steward" if {
 	is_statement
 	is_privilege_change
+} else := "ownership changes (OWNER TO) are privilege changes and are not made through Steward" if {
+	is_statement
+	object.get(input.action, "changes_owner", false) == true
 } else := sprintf("unknown tool %s", [input.tool]) if {
 	not input.tool in known_tools
 	not is_read_only
@@ -151,6 +154,14 @@ deny_reason := "privilege changes are not made through Steward" if {
 two_person_reason := sprintf("%s in protected schema %s needs two approvers", [subject, names]) if {
 	is_statement
 	is_removal
+	count(protected_touched) > 0
+	names := concat(", ", sort(protected_touched))
+} else := sprintf("%s with CASCADE can reach objects in any schema and needs two approvers", [subject]) if {
+	is_statement
+	object.get(input.action, "cascade", false) == true
+} else := sprintf("%s renames or alters protected schema %s and needs two approvers", [subject, names]) if {
+	is_statement
+	startswith(kind, "ALTER SCHEMA")
 	count(protected_touched) > 0
 	names := concat(", ", sort(protected_touched))
 }

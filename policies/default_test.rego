@@ -96,6 +96,31 @@ test_delete_in_protected_schema_needs_one_approver if {
 	decide(statement(human, "DELETE", ["gold.orders"], ["gold"])).min_approvals == 1
 }
 
+test_cascade_anywhere_needs_two_independent_approvers if {
+	d := decide(call(human, "execute_statement", destructive, {
+		"statement_kind": "DROP TYPE", "tables": [], "schemas": ["public"],
+		"rows_estimate": null, "cascade": true,
+	}))
+	d.reason == "DROP TYPE on public with CASCADE can reach objects in any schema and needs two approvers"
+	d.min_approvals == 2
+	d.independent_approvers == true
+}
+
+test_altering_a_protected_schema_needs_two_approvers if {
+	d := decide(statement(agent, "ALTER SCHEMA", [], ["gold"]))
+	d.reason == "ALTER SCHEMA on gold renames or alters protected schema gold and needs two approvers"
+	d.min_approvals == 2
+}
+
+test_owner_changes_denied if {
+	d := decide(call(human, "execute_statement", destructive, {
+		"statement_kind": "ALTER TABLE", "tables": ["public.t"], "schemas": ["public"],
+		"rows_estimate": null, "changes_owner": true,
+	}))
+	d.effect == "deny"
+	d.reason == "ownership changes (OWNER TO) are privilege changes and are not made through Steward"
+}
+
 test_grant_denied if {
 	every kind in ["GRANT", "REVOKE", "CREATE ROLE", "ALTER USER", "DROP ROLE", "ALTER DEFAULT PRIVILEGES"] {
 		d := decide(statement(human, kind, ["gold.orders"], ["gold"]))

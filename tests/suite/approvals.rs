@@ -665,6 +665,27 @@ async fn scenario_table_against_the_real_warehouse() {
             Seen::Pending { min_approvals: 2 },
         ),
         (
+            "owner change, human",
+            &human,
+            "execute_statement",
+            sql("ALTER TABLE gold.orders OWNER TO postgres"),
+            Seen::Denied,
+        ),
+        (
+            "cascade, agent",
+            &agent,
+            "execute_statement",
+            sql("DROP TABLE public.nothing_here CASCADE"),
+            Seen::Pending { min_approvals: 2 },
+        ),
+        (
+            "alter protected schema, agent",
+            &agent,
+            "execute_statement",
+            sql("ALTER SCHEMA gold RENAME TO silver"),
+            Seen::Pending { min_approvals: 2 },
+        ),
+        (
             "grant, human",
             &human,
             "execute_statement",

@@ -118,6 +118,8 @@ impl TypedTool for ExecuteStatement {
             "tables": tables,
             "schemas": schemas,
             "rows_estimate": rows_estimate,
+            "cascade": statement.cascade,
+            "changes_owner": statement.changes_owner,
             "sql": statement.sql,
         }))
     }

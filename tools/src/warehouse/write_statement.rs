@@ -5,7 +5,9 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{ObjectName, ObjectType, Statement, visit_relations};
 use sqlparser::dialect::Dialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::names::TableName;
 use super::sql_guard::{check_read_only, check_tokens, statement_kind};
@@ -22,6 +24,10 @@ pub struct WriteStatement {
     pub schemas: Vec<String>,
     /// INSERT / UPDATE / DELETE / MERGE: rows can be estimated with EXPLAIN.
     pub is_dml: bool,
+    /// CASCADE anywhere: the statement can reach objects it does not name.
+    pub cascade: bool,
+    /// OWNER TO: an ownership (privilege) change.
+    pub changes_owner: bool,
 }
 
 /// Parses `sql` as a single write statement, or says why it is not one.
@@ -72,9 +78,22 @@ pub fn parse_write(sql: &str, dialect: &dyn Dialect) -> Result<WriteStatement, S
             }
         }
     }
-    if let Statement::CreateSchema { schema_name, .. } = statement {
-        schemas.push(schema_name.to_string());
+    match statement {
+        Statement::CreateSchema { schema_name, .. } => schemas.push(schema_name.to_string()),
+        Statement::AlterSchema(alter) => schemas.extend(parts(&alter.name).last().cloned()),
+        Statement::DropFunction(drop) => {
+            schemas.extend(drop.func_desc.iter().filter_map(|f| schema_of(&f.name)));
+        }
+        Statement::DropProcedure { proc_desc, .. } => {
+            schemas.extend(proc_desc.iter().filter_map(|f| schema_of(&f.name)));
+        }
+        _ => {}
     }
+    let keywords = keywords(sql, dialect);
+    let cascade = keywords.contains(&Keyword::CASCADE);
+    let changes_owner = keywords
+        .windows(2)
+        .any(|pair| pair == [Keyword::OWNER, Keyword::TO]);
     let _ = visit_relations(statement, |relation| {
         if let Some(table) = table_name(relation)
             && !tables.contains(&table)
@@ -96,7 +115,26 @@ pub fn parse_write(sql: &str, dialect: &dyn Dialect) -> Result<WriteStatement, S
         tables,
         schemas,
         is_dml,
+        cascade,
+        changes_owner,
     })
+}
+
+/// Keywords of the statement in order (identifiers, literals and comments left out).
+fn keywords(sql: &str, dialect: &dyn Dialect) -> Vec<Keyword> {
+    Tokenizer::new(dialect, sql)
+        .tokenize()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|token| match token {
+            Token::Word(word) if word.quote_style.is_none() => Some(word.keyword),
+            _ => None,
+        })
+        .collect()
+}
+
+fn schema_of(name: &ObjectName) -> Option<String> {
+    table_name(name).and_then(|t| t.schema)
 }
 
 fn parts(name: &ObjectName) -> Vec<String> {
@@ -139,6 +177,21 @@ mod tests {
 
     fn parse(sql: &str) -> Result<(String, Vec<TableName>, Vec<String>, bool), String> {
         parse_write(sql, &PostgreSqlDialect {}).map(|w| (w.kind, w.tables, w.schemas, w.is_dml))
+    }
+
+    #[test]
+    fn cascade_owner_changes_and_schema_objects_are_facts() {
+        let write = |sql: &str| parse_write(sql, &PostgreSqlDialect {}).unwrap();
+        assert!(write("DROP TYPE public.st CASCADE").cascade);
+        assert!(write("TRUNCATE gold.orders CASCADE").cascade);
+        assert!(!write("DELETE FROM t WHERE note = 'cascade'").cascade);
+        assert!(write("ALTER TABLE gold.orders OWNER TO bob").changes_owner);
+        assert!(!write("ALTER TABLE gold.orders ADD COLUMN owner text").changes_owner);
+        assert_eq!(
+            write("ALTER SCHEMA gold RENAME TO silver").schemas,
+            vec!["gold"]
+        );
+        assert_eq!(write("DROP FUNCTION gold.f(int)").schemas, vec!["gold"]);
     }
 
     #[test]
