@@ -11,6 +11,7 @@ use crate::approval_status::ApprovalStatus;
 use crate::approvals::Approvals;
 use crate::audit::AuditLedger;
 use crate::config::{Config, DatabaseSettings, WarehouseKind};
+use crate::mcp::auth::TokenVerifier;
 use crate::pipeline::Pipeline;
 use crate::policy::{PolicyConfig, PolicyEngine, PolicyError};
 use crate::principal::Principal;
@@ -27,6 +28,8 @@ pub enum AppError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Approver(String),
 }
 
 pub struct App {
@@ -68,8 +71,49 @@ impl App {
         )
     }
 
-    /// A person named on the CLI (`--as ID`), with the groups `[people.ID]` gives them.
-    pub fn person(&self, id: &str) -> Principal {
+    /// A person deciding on the CLI (`--as ID`), with the groups `[people.ID]` gives them.
+    /// Someone who has an HTTP token must prove it: `STEWARD_TOKEN` must hold one of theirs,
+    /// so a shell user (or an agent with a shell) cannot simply claim to be them.
+    pub fn approver(&self, id: &str, presented_token: Option<&str>) -> Result<Principal, AppError> {
+        let theirs: Vec<_> = self
+            .config
+            .server
+            .tokens
+            .iter()
+            .filter(|t| t.principal == id)
+            .cloned()
+            .collect();
+        if !theirs.is_empty() {
+            let verified = presented_token
+                .map(|token| TokenVerifier::new(theirs).verify(Some(&format!("Bearer {token}"))));
+            match verified {
+                Some(Ok(holder)) => {
+                    // The token's groups, plus any `[people.ID]` gives.
+                    let mut person = self.person(id);
+                    for group in holder.groups {
+                        if !person.groups.contains(&group) {
+                            person.groups.push(group);
+                        }
+                    }
+                    return Ok(person);
+                }
+                Some(Err(_)) => {
+                    return Err(AppError::Approver(format!(
+                        "STEWARD_TOKEN is not one of {id}'s tokens"
+                    )));
+                }
+                None => {
+                    return Err(AppError::Approver(format!(
+                        "{id} has an access token: set STEWARD_TOKEN to it to decide as {id}"
+                    )));
+                }
+            }
+        }
+        Ok(self.person(id))
+    }
+
+    /// A person by id, with the groups `[people.ID]` gives them (no identity check).
+    fn person(&self, id: &str) -> Principal {
         let groups = self.config.people.get(id).cloned().unwrap_or_else(|| {
             if id == self.config.server.stdio_principal {
                 self.config.server.stdio_groups.clone()

@@ -327,6 +327,7 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
 
 async fn approvals(app: App, command: ApprovalsCommand) -> anyhow::Result<ExitCode> {
     let approvals = app.pipeline.approvals();
+    let token = std::env::var("STEWARD_TOKEN").ok();
     match command {
         ApprovalsCommand::List { state } => {
             let states: Vec<&str> = if state == "all" {
@@ -371,7 +372,7 @@ async fn approvals(app: App, command: ApprovalsCommand) -> anyhow::Result<ExitCo
             approver,
             comment,
         } => {
-            let person = app.person(&approver);
+            let person = app.approver(&approver, token.as_deref())?;
             let request = app
                 .pipeline
                 .vote(&id, &person, true, comment.as_deref(), "cli")
@@ -391,7 +392,7 @@ async fn approvals(app: App, command: ApprovalsCommand) -> anyhow::Result<ExitCo
             approver,
             reason,
         } => {
-            let person = app.person(&approver);
+            let person = app.approver(&approver, token.as_deref())?;
             let request = app
                 .pipeline
                 .vote(&id, &person, false, Some(&reason), "cli")

@@ -13,6 +13,8 @@ use steward_tools::QueryLimits;
 
 /// Environment variable holding the storage (and default warehouse) Postgres URL.
 pub const DEFAULT_DATABASE_URL_ENV: &str = "STEWARD_DATABASE_URL";
+/// Prefix of the ids MCP client agents act under (`mcp:claude-code`).
+pub const AGENT_PREFIX: &str = "mcp:";
 /// Largest row cap a configuration may allow per call.
 pub const HARD_MAX_ROWS: usize = 50_000;
 /// Largest byte cap a configuration may allow per call.
@@ -383,12 +385,43 @@ fn resolve(
             .default_approver_group
             .unwrap_or_else(|| "data-oncall".into()),
     };
-    let people = raw
+    let people: BTreeMap<String, Vec<String>> = raw
         .people
         .unwrap_or_default()
         .into_iter()
         .map(|(id, person)| (id, person.groups.unwrap_or_default()))
         .collect();
+    // Agents are named `mcp:<client>`: a human with such an id could approve as an agent's
+    // own request or dodge the self-approval rule.
+    let humans = server
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                format!("server.tokens[{i}].principal"),
+                t.principal.as_str(),
+            )
+        })
+        .chain(std::iter::once((
+            "server.stdio_principal".to_string(),
+            server.stdio_principal.as_str(),
+        )))
+        .chain(
+            people
+                .keys()
+                .map(|id| (format!("people.{id}"), id.as_str())),
+        );
+    for (key, id) in humans {
+        if id.to_ascii_lowercase().starts_with(AGENT_PREFIX) {
+            return Err(ConfigError::Value {
+                key,
+                message: format!(
+                    "{id:?}: ids starting with {AGENT_PREFIX:?} are reserved for MCP client agents"
+                ),
+            });
+        }
+    }
     Ok(Config {
         source,
         storage,
@@ -581,6 +614,25 @@ mod tests {
         let config = Config::load(None, &env(&[])).unwrap();
         assert!(config.storage.url.is_none());
         assert_eq!(config.storage.url_env, "STEWARD_DATABASE_URL");
+    }
+
+    #[test]
+    fn agent_ids_are_reserved() {
+        let hash = "a".repeat(64);
+        assert_eq!(
+            load_str(
+                &format!(
+                    "[[server.tokens]]\nprincipal = \"mcp:claude-code\"\nsha256 = \"{hash}\"\n"
+                ),
+                &[]
+            )
+            .unwrap_err(),
+            "server.tokens[0].principal: \"mcp:claude-code\": ids starting with \"mcp:\" are reserved for MCP client agents"
+        );
+        assert_eq!(
+            load_str("[people.\"MCP:x\"]\ngroups = []\n", &[]).unwrap_err(),
+            "people.MCP:x: \"MCP:x\": ids starting with \"mcp:\" are reserved for MCP client agents"
+        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ impl StewardServer {
             .client_info()
             .map(|info| info.name)
             .unwrap_or_else(|| "unknown-client".into());
-        let agent = Principal::agent_for(format!("mcp:{client}"), &human);
+        let agent =
+            Principal::agent_for(format!("{}{client}", crate::config::AGENT_PREFIX), &human);
         let mut caller = Caller::new(agent, channel);
         // MCP cancellation reaches the tool and its backend.
         caller.cancel = context.ct.clone();

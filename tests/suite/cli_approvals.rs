@@ -253,3 +253,70 @@ async fn a_waiting_call_stops_when_denied() {
     );
     assert_eq!(db.fingerprint().await, before);
 }
+
+/// Someone with an access token must present it to decide on the CLI.
+#[tokio::test]
+async fn token_holders_prove_who_they_are_on_the_cli() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("steward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[server.tokens]]\nprincipal = \"carol\"\ngroups = [\"data-oncall\"]\nsha256 = \"{}\"\n",
+            hex::encode(steward::mcp::auth::hash_token("stw_carols_token"))
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = command(&db, &[&["--config", &config], args].concat());
+        if let Some(token) = token {
+            cmd.env("STEWARD_TOKEN", token);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, _) = run(
+        &[
+            "call",
+            "execute_statement",
+            r#"{"sql": "DELETE FROM gold.orders WHERE order_id = 1"}"#,
+        ],
+        None,
+    );
+    assert_eq!(code, 2);
+    let id = serde_json::from_str::<Value>(&stdout).unwrap()["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, stderr) = run(&["approvals", "approve", &id, "--as", "carol"], None);
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            1,
+            "error: carol has an access token: set STEWARD_TOKEN to it to decide as carol"
+        )
+    );
+    let (code, _, stderr) = run(
+        &["approvals", "approve", &id, "--as", "carol"],
+        Some("stw_guess"),
+    );
+    assert_eq!(
+        (code, stderr.trim()),
+        (1, "error: STEWARD_TOKEN is not one of carol's tokens")
+    );
+    let (code, stdout, stderr) = run(
+        &["approvals", "approve", &id, "--as", "carol"],
+        Some("stw_carols_token"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!("carol approved {id}: now approved (1/1 approvals)")
+    );
+}
