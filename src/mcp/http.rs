@@ -64,9 +64,18 @@ async fn authenticate(
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(failure) => unauthorized(failure),
+        Err(failure) => {
+            // Read (and drop) what the client is still sending before answering: closing on an
+            // unread body can reset the connection under the client's write, so it never sees
+            // the 401.
+            let _ = axum::body::to_bytes(request.into_body(), UNAUTHENTICATED_BODY_LIMIT).await;
+            unauthorized(failure)
+        }
     }
 }
+
+/// Most bytes read from an unauthenticated request before answering 401.
+const UNAUTHENTICATED_BODY_LIMIT: usize = 1024 * 1024;
 
 fn unauthorized(failure: AuthFailure) -> Response {
     let challenge = match failure {
