@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 use steward_tools::warehouse::postgres::PgWarehouse;
+use steward_tools::warehouse::trino::TrinoWarehouse;
 use steward_tools::{Tool, Warehouse, tool, warehouse_tools};
 
 use crate::approval_status::ApprovalStatus;
@@ -30,6 +31,8 @@ pub enum AppError {
     Policy(#[from] PolicyError),
     #[error("{0}")]
     Approver(String),
+    #[error("{0}")]
+    Warehouse(String),
 }
 
 pub struct App {
@@ -139,12 +142,17 @@ pub fn load_policies(config: &Config) -> Result<PolicyEngine, PolicyError> {
 
 /// The configured warehouse backend (connections are made on first use).
 pub fn build_warehouse(config: &Config) -> Result<Arc<dyn Warehouse>, AppError> {
-    let options = required(&config.warehouse.database, "the warehouse")?;
-    match config.warehouse.kind {
-        WarehouseKind::Postgres => Ok(Arc::new(PgWarehouse::new(
-            storage::lazy_pool(options, 8),
-            vec![STORAGE_SCHEMA.to_string()],
-        ))),
+    match (&config.warehouse.kind, &config.warehouse.trino) {
+        (WarehouseKind::Trino, Some(trino)) => Ok(Arc::new(
+            TrinoWarehouse::new(trino.clone()).map_err(|e| AppError::Warehouse(e.to_string()))?,
+        )),
+        _ => {
+            let options = required(&config.warehouse.database, "the warehouse")?;
+            Ok(Arc::new(PgWarehouse::new(
+                storage::lazy_pool(options, 8),
+                vec![STORAGE_SCHEMA.to_string()],
+            )))
+        }
     }
 }
 

@@ -492,11 +492,16 @@ fn print_config(config: &Config) {
     let limits = &config.warehouse.limits;
     println!("source:               {}", config.source);
     println!("storage:              {}", url(&config.storage));
-    println!(
-        "warehouse:            {:?} {}",
-        config.warehouse.kind,
-        url(&config.warehouse.database)
-    );
+    match &config.warehouse.trino {
+        Some(trino) => println!(
+            "warehouse:            Trino {} (catalog {}, schema {}, source {}, auth {:?})",
+            trino.url, trino.catalog, trino.schema, trino.source, trino.auth
+        ),
+        None => println!(
+            "warehouse:            Postgres {}",
+            url(&config.warehouse.database)
+        ),
+    }
     println!(
         "warehouse limits:     default_rows={} max_rows={} max_bytes={} statement_timeout_ms={}",
         limits.default_rows, limits.max_rows, limits.max_bytes, limits.timeout_ms

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
 use steward_tools::QueryLimits;
+use steward_tools::warehouse::trino::{TrinoAuth, TrinoSettings};
 
 /// Environment variable holding the storage (and default warehouse) Postgres URL.
 pub const DEFAULT_DATABASE_URL_ENV: &str = "STEWARD_DATABASE_URL";
@@ -63,6 +64,26 @@ struct RawConfig {
     server: Option<RawServer>,
     policy: Option<RawPolicy>,
     people: Option<BTreeMap<String, RawPerson>>,
+    trino: Option<RawTrino>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrino {
+    url: Option<String>,
+    catalog: Option<String>,
+    schema: Option<String>,
+    source: Option<String>,
+    user: Option<String>,
+    auth: Option<String>,
+    basic_user: Option<String>,
+    password_env: Option<String>,
+    token_env: Option<String>,
+    ca_cert: Option<String>,
+    session_properties: Option<BTreeMap<String, String>>,
+    allowed_catalogs: Option<Vec<String>>,
+    allowed_schemas: Option<Vec<String>>,
+    max_retries: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +142,7 @@ struct RawToken {
 #[serde(rename_all = "lowercase")]
 pub enum WarehouseKind {
     Postgres,
+    Trino,
 }
 
 // ---------- resolved stage: what the program uses ----------
@@ -160,6 +182,18 @@ pub struct WarehouseSettings {
     pub kind: WarehouseKind,
     pub database: DatabaseSettings,
     pub limits: QueryLimits,
+    /// Set when `kind` is Trino.
+    pub trino: Option<TrinoSettings>,
+}
+
+impl WarehouseSettings {
+    /// Where the warehouse is, for messages (never credentials).
+    pub fn display_target(&self) -> String {
+        match &self.trino {
+            Some(trino) => format!("{}/{}/{}", trino.url, trino.catalog, trino.schema),
+            None => self.database.display_target(),
+        }
+    }
 }
 
 /// One HTTP bearer token, stored as the SHA-256 of the token.
@@ -271,6 +305,14 @@ fn apply_env_overrides(
         let Some(path) = name.strip_prefix("STEWARD_") else {
             continue;
         };
+        // The Trino connection has short, conventional names.
+        let path = match path {
+            "TRINO_URL" => "TRINO__URL",
+            "TRINO_CATALOG" => "TRINO__CATALOG",
+            "TRINO_SCHEMA" => "TRINO__SCHEMA",
+            "TRINO_USER" => "TRINO__USER",
+            other => other,
+        };
         if !path.contains("__") {
             continue;
         }
@@ -348,10 +390,22 @@ fn resolve(
             message: "must be above 0 (0 would disable the timeout)".into(),
         });
     }
+    let trino_raw = raw.trino.unwrap_or_default();
+    // Naming a Trino URL selects Trino unless the kind is set explicitly.
+    let kind = wh.kind.unwrap_or(if trino_raw.url.is_some() {
+        WarehouseKind::Trino
+    } else {
+        WarehouseKind::Postgres
+    });
+    let trino = match kind {
+        WarehouseKind::Trino => Some(trino(trino_raw, env)?),
+        WarehouseKind::Postgres => None,
+    };
     let warehouse = WarehouseSettings {
-        kind: wh.kind.unwrap_or(WarehouseKind::Postgres),
+        kind,
         database: database(warehouse_url_env, env)?,
         limits,
+        trino,
     };
 
     let server = raw.server.unwrap_or_default();
@@ -446,6 +500,57 @@ fn database(
     Ok(DatabaseSettings {
         url_env,
         url: url.map(Secret),
+    })
+}
+
+fn trino(raw: RawTrino, env: &BTreeMap<String, String>) -> Result<TrinoSettings, ConfigError> {
+    let url = raw.url.ok_or_else(|| ConfigError::Value {
+        key: "trino.url".into(),
+        message: "the Trino warehouse needs a URL (trino.url or STEWARD_TRINO_URL)".into(),
+    })?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::Value {
+            key: "trino.url".into(),
+            message: format!("{url:?} must start with http:// or https://"),
+        });
+    }
+    let secret = |key: &str, var: Option<String>| -> Result<String, ConfigError> {
+        let var = var.ok_or_else(|| ConfigError::Value {
+            key: format!("trino.{key}"),
+            message: "name the environment variable that holds the secret".into(),
+        })?;
+        env.get(&var).cloned().ok_or_else(|| ConfigError::Value {
+            key: format!("trino.{key}"),
+            message: format!("{var} is not set"),
+        })
+    };
+    let user = raw.user.unwrap_or_else(|| "steward".into());
+    let auth = match raw.auth.as_deref() {
+        None | Some("none") => TrinoAuth::None,
+        Some("basic") => TrinoAuth::Basic {
+            user: raw.basic_user.unwrap_or_else(|| user.clone()),
+            password: secret("password_env", raw.password_env)?,
+        },
+        Some("jwt") => TrinoAuth::Jwt(secret("token_env", raw.token_env)?),
+        Some(other) => {
+            return Err(ConfigError::Value {
+                key: "trino.auth".into(),
+                message: format!("{other:?} is not one of none, basic, jwt"),
+            });
+        }
+    };
+    Ok(TrinoSettings {
+        url: url.trim_end_matches('/').to_string(),
+        catalog: raw.catalog.unwrap_or_else(|| "iceberg".into()),
+        schema: raw.schema.unwrap_or_else(|| "default".into()),
+        source: raw.source.unwrap_or_else(|| "steward".into()),
+        service_user: user,
+        auth,
+        ca_cert: raw.ca_cert,
+        session_properties: raw.session_properties.unwrap_or_default(),
+        allowed_catalogs: raw.allowed_catalogs.unwrap_or_default(),
+        allowed_schemas: raw.allowed_schemas.unwrap_or_default(),
+        max_retries: raw.max_retries.unwrap_or(3),
     })
 }
 
@@ -549,7 +654,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`"
         );
     }
 
@@ -577,7 +682,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[warehouse]\nkind = \"oracle\"\n", &[]).unwrap_err(),
-            "steward.toml: at `warehouse.kind`: unknown variant `oracle`, expected `postgres`"
+            "steward.toml: at `warehouse.kind`: unknown variant `oracle`, expected `postgres` or `trino`"
         );
         assert_eq!(
             load_str(
@@ -614,6 +719,59 @@ mod tests {
         let config = Config::load(None, &env(&[])).unwrap();
         assert!(config.storage.url.is_none());
         assert_eq!(config.storage.url_env, "STEWARD_DATABASE_URL");
+    }
+
+    #[test]
+    fn a_trino_url_selects_trino_with_secrets_from_the_environment() {
+        let config = Config::load(
+            None,
+            &env(&[
+                ("STEWARD_TRINO_URL", "https://trino.example.com:8443/"),
+                ("STEWARD_TRINO_CATALOG", "lake"),
+                ("STEWARD_TRINO__AUTH", "basic"),
+                ("STEWARD_TRINO__PASSWORD_ENV", "TRINO_PASSWORD"),
+                ("TRINO_PASSWORD", "hunter2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.warehouse.kind, WarehouseKind::Trino);
+        let trino = config.warehouse.trino.clone().unwrap();
+        assert_eq!(trino.url, "https://trino.example.com:8443");
+        assert_eq!(
+            (trino.catalog.as_str(), trino.schema.as_str()),
+            ("lake", "default")
+        );
+        assert_eq!(
+            trino.auth,
+            TrinoAuth::Basic {
+                user: "steward".into(),
+                password: "hunter2".into()
+            }
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(
+            config.warehouse.display_target(),
+            "https://trino.example.com:8443/lake/default"
+        );
+        assert_eq!(
+            Config::load(
+                None,
+                &env(&[
+                    ("STEWARD_TRINO_URL", "http://t:8080"),
+                    ("STEWARD_TRINO__AUTH", "jwt"),
+                    ("STEWARD_TRINO__TOKEN_ENV", "TRINO_JWT")
+                ]),
+            )
+            .unwrap_err()
+            .to_string(),
+            "trino.token_env: TRINO_JWT is not set"
+        );
+        assert_eq!(
+            Config::load(None, &env(&[("STEWARD_TRINO_URL", "trino:8080")]))
+                .unwrap_err()
+                .to_string(),
+            "trino.url: \"trino:8080\" must start with http:// or https://"
+        );
     }
 
     #[test]

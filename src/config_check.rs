@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::app::build_warehouse;
+use crate::app::{AppError, build_warehouse};
 use crate::config::{Config, DatabaseSettings};
 use crate::storage::server_version;
 
@@ -68,12 +68,14 @@ async fn ping_storage(settings: &DatabaseSettings) -> Status {
 }
 
 async fn ping_warehouse(config: &Config) -> Status {
-    let settings = &config.warehouse.database;
     let warehouse = match build_warehouse(config) {
         Ok(w) => w,
-        Err(_) => return Status::NotConfigured(format!("set {}", settings.url_env)),
+        Err(AppError::NotConfigured { var, .. }) => {
+            return Status::NotConfigured(format!("set {var}"));
+        }
+        Err(e) => return Status::Unreachable(e.to_string()),
     };
-    let target = settings.display_target();
+    let target = config.warehouse.display_target();
     let started = Instant::now();
     match tokio::time::timeout(PING_TIMEOUT, warehouse.ping()).await {
         Ok(Ok(version)) => Status::Ok(format!(

@@ -5,6 +5,7 @@
 pub mod names;
 pub mod postgres;
 pub mod sql_guard;
+pub mod trino;
 pub mod write_statement;
 
 use async_trait::async_trait;
@@ -164,6 +165,12 @@ pub enum WarehouseError {
     Unavailable(String),
     #[error("cancelled by the caller")]
     Cancelled,
+    #[error("{what} {name:?} is outside the allowlist ({})", allowed.join(", "))]
+    OutsideAllowlist {
+        what: &'static str,
+        name: String,
+        allowed: Vec<String>,
+    },
 }
 
 fn suggestion_suffix(suggestions: &[String]) -> String {
