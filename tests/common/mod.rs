@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod trino;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;

@@ -8,3 +8,4 @@ mod mcp_http;
 mod mcp_stdio;
 mod query_warehouse;
 mod refusal_matrix;
+mod trino;

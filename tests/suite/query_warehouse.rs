@@ -272,7 +272,7 @@ async fn read_only_transaction_stops_writes_that_skip_the_parser() {
                 position: None,
                 detail: None,
                 hint: None,
-                code: Some("0A000".into()),
+                code: Some("SQLSTATE 0A000".into()),
             }),
         ),
     ];

@@ -155,6 +155,7 @@ pub enum WarehouseError {
         position: Option<usize>,
         detail: Option<String>,
         hint: Option<String>,
+        /// "SQLSTATE 42703" (Postgres) or Trino's errorName ("SYNTAX_ERROR").
         code: Option<String>,
     },
     #[error("statement cancelled after exceeding the statement timeout of {limit_ms} ms")]
@@ -190,7 +191,7 @@ fn sql_error_message(
 ) -> String {
     let mut out = format!("database error: {message}");
     if let Some(code) = code {
-        out.push_str(&format!(" (SQLSTATE {code})"));
+        out.push_str(&format!(" ({code})"));
     }
     if let Some(position) = position {
         out.push_str(&format!(" at character {position}"));

@@ -675,7 +675,7 @@ fn map_error(error: sqlx::Error, prefix_chars: usize, timeout_ms: u64) -> Wareho
                 },
                 detail: db.detail().map(str::to_string),
                 hint: db.hint().map(str::to_string),
-                code: Some(code.to_string()),
+                code: Some(format!("SQLSTATE {code}")),
             },
         };
     }

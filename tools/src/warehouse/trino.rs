@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use sqlparser::ast::{ObjectName, visit_relations};
 use sqlparser::dialect::{Dialect, GenericDialect};
@@ -16,7 +15,8 @@ use sqlparser::parser::Parser;
 use trino_rust_client::auth::Auth;
 use trino_rust_client::retry::RetryPolicy;
 use trino_rust_client::{
-    Client, ClientBuilder, ClientTypeSignatureParameter, Column, RawTrinoTy, Row, TypeSignature,
+    Client, ClientBuilder, ClientTypeSignatureParameter, Column, QueryResultData, RawTrinoTy, Row,
+    TypeSignature,
 };
 
 use super::names::{TableName, close_matches, parse_table_name};
@@ -223,31 +223,69 @@ impl TrinoWarehouse {
     ) -> Result<QueryResult, WarehouseError> {
         let client = self.client(&ctx.user)?;
         let work = async {
-            let mut stream = client
-                .stream::<Row>(sql.to_string())
+            // Paged by hand so the query id is known from the first answer: whatever stops
+            // the read (cap, deadline, caller) cancels the query through the guard.
+            let mut page = self
+                .with_retries(|| client.get::<Row>(sql.to_string()))
                 .await
                 .map_err(|e| self.error(e, sql))?;
-            let columns: Vec<Column> = stream.columns().to_vec();
+            let mut guard = CancelOnDrop {
+                client: client.clone(),
+                query_id: Some(page.id.clone()),
+            };
+            let mut columns: Option<Vec<Column>> = None;
             let mut rows = Vec::new();
             let mut bytes = 0usize;
             let mut truncation = None;
-            while let Some(row) = stream.next().await {
-                let row = row.map_err(|e| self.error(e, sql))?;
-                if rows.len() >= row_cap {
-                    truncation = Some(TruncationReason::RowCap);
-                    break;
+            'pages: loop {
+                if let Some(error) = page.error.take() {
+                    guard.query_id = None;
+                    return Err(self.error(error.into(), sql));
                 }
-                let values = convert_row(row.into_json(), &columns)?;
-                let size = serde_json::to_string(&values).map(|s| s.len()).unwrap_or(0);
-                if bytes + size > limits.max_bytes {
-                    truncation = Some(TruncationReason::ByteCap);
-                    break;
+                if columns.is_none() {
+                    columns = page.columns.take();
                 }
-                bytes += size;
-                rows.push(values);
+                match page.data.take() {
+                    Some(QueryResultData::Direct(data)) => {
+                        let known = columns.as_deref().unwrap_or_default();
+                        for row in data {
+                            if rows.len() >= row_cap {
+                                truncation = Some(TruncationReason::RowCap);
+                                break 'pages;
+                            }
+                            let values = convert_row(row.into_json(), known)?;
+                            let size = serde_json::to_string(&values).map(|s| s.len()).unwrap_or(0);
+                            if bytes + size > limits.max_bytes {
+                                truncation = Some(TruncationReason::ByteCap);
+                                break 'pages;
+                            }
+                            bytes += size;
+                            rows.push(values);
+                        }
+                    }
+                    Some(QueryResultData::Spooled(_)) => {
+                        return Err(WarehouseError::Unavailable(format!(
+                            "Trino at {} answered with spooled segments, which Steward does not request",
+                            self.settings.url
+                        )));
+                    }
+                    None => {}
+                }
+                match page.next_uri.take() {
+                    Some(next) => {
+                        page = self
+                            .with_retries(|| client.get_next::<Row>(&next))
+                            .await
+                            .map_err(|e| self.error(e, sql))?;
+                    }
+                    None => {
+                        // Finished: nothing left to cancel.
+                        guard.query_id = None;
+                        break;
+                    }
+                }
             }
-            // Dropping `stream` here (early or not) cancels whatever is still running.
-            drop(stream);
+            let columns = columns.unwrap_or_default();
             Ok(QueryResult {
                 columns: columns
                     .iter()
@@ -271,6 +309,30 @@ impl TrinoWarehouse {
                 Err(_) => Err(WarehouseError::Timeout { limit_ms: limits.timeout_ms }),
             },
             _ = ctx.cancel.cancelled() => Err(WarehouseError::Cancelled),
+        }
+    }
+
+    /// Retries 502/503/504 answers (and, for page fetches, lost connections) with backoff.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> trino_rust_client::error::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = trino_rust_client::error::Result<T>>,
+    {
+        use trino_rust_client::error::Error;
+        let mut delay = Duration::from_millis(100);
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Err(Error::HttpNotOk(status, _))
+                    if retries < self.settings.max_retries
+                        && matches!(status.as_u16(), 502..=504) =>
+                {
+                    retries += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -565,6 +627,27 @@ impl Warehouse for TrinoWarehouse {
     ) -> Result<QueryResult, WarehouseError> {
         self.check_allowlist(&statement.sql)?;
         self.fetch(ctx, &statement.sql, row_cap, limits).await
+    }
+}
+
+/// Cancels a query that is still running when the reader stops early (cap, deadline, caller).
+struct CancelOnDrop {
+    client: Arc<Client>,
+    query_id: Option<String>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(id) = self.query_id.take() {
+            let client = self.client.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = client.cancel(&id).await {
+                        tracing::warn!(query = %id, error = %e, "could not cancel a Trino query");
+                    }
+                });
+            }
+        }
     }
 }
 
