@@ -7,5 +7,5 @@ mod list_tables;
 mod mcp_http;
 mod mcp_stdio;
 mod query_warehouse;
-mod refusal_matrix;
+pub mod refusal_matrix;
 mod trino;

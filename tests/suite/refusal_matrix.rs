@@ -28,7 +28,48 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
     let before = db.fingerprint().await;
     let tool = db.tool("query_warehouse", QueryLimits::default());
 
-    let matrix: Vec<(&str, Result<(), String>)> = vec![
+    let matrix = matrix();
+    assert!(matrix.len() >= 50, "{}", matrix.len());
+
+    let mut outcomes = Vec::new();
+    for (sql, _) in &matrix {
+        let outcome = match tool.call(&ctx(), json!({ "sql": sql })).await {
+            Ok(_) => Ok(()),
+            Err(ToolError::Refused(message)) => Err(message),
+            Err(other) => Err(format!("unexpected non-refusal error: {other}")),
+        };
+        outcomes.push((*sql, outcome));
+    }
+    let expected: Vec<(&str, Result<(), String>)> = matrix;
+    assert_eq!(outcomes, expected);
+    assert_eq!(
+        db.fingerprint().await,
+        before,
+        "a statement changed the database"
+    );
+}
+
+#[tokio::test]
+async fn unparseable_sql_is_refused_with_the_parser_message() {
+    let db = TestDb::new().await;
+    let err = db
+        .tool("query_warehouse", QueryLimits::default())
+        .call(&ctx(), json!({"sql": "SELEC 1"}))
+        .await
+        .unwrap_err();
+    let ToolError::Refused(message) = err else {
+        panic!("expected a refusal, got {err:?}");
+    };
+    assert!(
+        message.starts_with("refused: could not parse SQL: "),
+        "{message}"
+    );
+    assert!(message.contains("SELEC"), "{message}");
+}
+
+/// Every statement and whether query_warehouse accepts it (Ok) or refuses it (the message).
+pub fn matrix() -> Vec<(&'static str, Result<(), String>)> {
+    vec![
         // Accepted: read-only, including `;` inside literals and comments.
         ("SELECT count(*) FROM gold.orders", Ok(())),
         ("select 1;", Ok(())),
@@ -172,41 +213,5 @@ async fn refusal_matrix_is_exact_and_leaves_the_database_unchanged() {
         ("", refused("no SQL statement found")),
         ("  ;  ", refused("no SQL statement found")),
         ("-- only a comment", refused("no SQL statement found")),
-    ];
-    assert!(matrix.len() >= 50, "{}", matrix.len());
-
-    let mut outcomes = Vec::new();
-    for (sql, _) in &matrix {
-        let outcome = match tool.call(&ctx(), json!({ "sql": sql })).await {
-            Ok(_) => Ok(()),
-            Err(ToolError::Refused(message)) => Err(message),
-            Err(other) => Err(format!("unexpected non-refusal error: {other}")),
-        };
-        outcomes.push((*sql, outcome));
-    }
-    let expected: Vec<(&str, Result<(), String>)> = matrix;
-    assert_eq!(outcomes, expected);
-    assert_eq!(
-        db.fingerprint().await,
-        before,
-        "a statement changed the database"
-    );
-}
-
-#[tokio::test]
-async fn unparseable_sql_is_refused_with_the_parser_message() {
-    let db = TestDb::new().await;
-    let err = db
-        .tool("query_warehouse", QueryLimits::default())
-        .call(&ctx(), json!({"sql": "SELEC 1"}))
-        .await
-        .unwrap_err();
-    let ToolError::Refused(message) = err else {
-        panic!("expected a refusal, got {err:?}");
-    };
-    assert!(
-        message.starts_with("refused: could not parse SQL: "),
-        "{message}"
-    );
-    assert!(message.contains("SELEC"), "{message}");
+    ]
 }

@@ -368,28 +368,81 @@ async fn list_and_describe_through_information_schema() {
     assert_eq!(out["sample"]["row_count"], 2);
 }
 
-/// The Foundation refusal matrix holds on Trino: refused statements never reach the server.
+/// The Foundation refusal matrix holds on Trino: each statement is refused exactly as on
+/// Postgres, and refused ones never reach the server.
 #[tokio::test]
 async fn refused_statements_never_reach_trino() {
     let f = fixture(Options::default()).await;
-    let refused = [
-        "DELETE FROM gold.orders",
-        "WITH d AS (DELETE FROM gold.orders RETURNING *) SELECT count(*) FROM d",
-        "SELECT * INTO gold.copy FROM gold.orders",
-        "SELECT * FROM gold.orders FOR UPDATE",
-        "SELECT 1; DELETE FROM gold.orders",
-        "DROP TABLE gold.orders",
-        "CALL gold.wipe()",
-        "EXPLAIN ANALYZE SELECT 1",
-    ];
-    for sql in refused {
+    let mut refused = 0;
+    for (sql, expected) in crate::suite::refusal_matrix::matrix() {
+        let Err(message) = expected else { continue };
+        // Operator cases are about Postgres' tokenizer; the generic dialect reads `--` and
+        // `/*` as comments, as Trino does, so there they are ordinary SQL.
+        if sql.contains(">--") || sql.contains(">/*") {
+            continue;
+        }
         let err = query(&f, sql, QueryLimits::default()).await.unwrap_err();
-        assert!(
-            matches!(&err, ToolError::Refused(m) if m.starts_with("refused: ")),
-            "{sql}: {err:?}"
-        );
+        assert_eq!(err, ToolError::Refused(message), "{sql}");
+        refused += 1;
     }
+    assert!(refused >= 30, "{refused}");
     assert_eq!(f.server.log(), vec![], "a refused statement reached Trino");
+}
+
+/// An MCP client's cancellation reaches Trino as a DELETE of the running query.
+#[tokio::test]
+async fn a_callers_cancel_cancels_the_query() {
+    let f = fixture(Options {
+        page_delay: Some(Duration::from_millis(500)),
+        ..Options::default()
+    })
+    .await;
+    let ctx = alice();
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    let err = f
+        .warehouse
+        .query(
+            &ctx,
+            &steward_tools::warehouse::ReadOnlyStatement {
+                kind: "SELECT",
+                sql: "SELECT g FROM generate_series(1, 10) g".into(),
+                cursorable: true,
+            },
+            100,
+            &QueryLimits::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, WarehouseError::Cancelled);
+    let cancelled = wait_for(|| f.server.queries().first().is_some_and(|q| q.canceled)).await;
+    assert!(
+        cancelled,
+        "no DELETE after the caller cancelled: {:?}",
+        f.server.log()
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_an_error_not_an_empty_result() {
+    let f = fixture(Options::default()).await;
+    f.server.inject_query_fault(QueryFault::MalformedJson);
+    let err = query(&f, "SELECT 1 AS one", QueryLimits::default())
+        .await
+        .unwrap_err();
+    let ToolError::Failed(message) = err else {
+        panic!("expected a failure, got {err:?}");
+    };
+    assert!(
+        message.starts_with(&format!(
+            "warehouse unavailable: malformed response from Trino at {}: ",
+            f.server.url()
+        )),
+        "{message}"
+    );
 }
 
 /// The test server is checked against the official Python client too.
