@@ -183,6 +183,22 @@ async fn policy_commands_test_and_explain_decisions() {
     );
 }
 
+/// The id of the first pending request, once the waiting process has opened it.
+async fn first_pending_approval(db: &TestDb) -> String {
+    let pool = db.pool().await;
+    loop {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM steward.approvals WHERE state = 'pending'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some(id) = found {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A caller that waits is resumed by a decision made in another process.
 #[tokio::test]
 async fn a_waiting_call_resumes_when_approved_elsewhere() {
@@ -193,18 +209,7 @@ async fn a_waiting_call_resumes_when_approved_elsewhere() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pool = db.pool().await;
-    let id = loop {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM steward.approvals WHERE state = 'pending'")
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        if let Some(id) = found {
-            break id;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let id = first_pending_approval(&db).await;
     let approved = steward(&db, &["approvals", "approve", &id, "--as", "bob"]);
     assert_eq!(approved.code, 0, "{}", approved.stderr);
     let out = waiting.wait_with_output().unwrap();
@@ -228,18 +233,7 @@ async fn a_waiting_call_stops_when_denied() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pool = db.pool().await;
-    let id = loop {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM steward.approvals WHERE state = 'pending'")
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        if let Some(id) = found {
-            break id;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let id = first_pending_approval(&db).await;
     steward(
         &db,
         &["approvals", "deny", &id, "--as", "bob", "--reason", "no"],

@@ -6,6 +6,8 @@ use sqlparser::dialect::Dialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
+use super::WarehouseError;
+
 /// A table reference split into its parts; `folded` applies the unquoted-identifier rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
@@ -13,9 +15,17 @@ pub struct TableName {
     pub name: String,
 }
 
+/// Parses a table name a user gave, or says what is wrong with it.
+pub fn parse_table_name(input: &str, dialect: &dyn Dialect) -> Result<TableName, WarehouseError> {
+    split_table_name(input, dialect).map_err(|reason| WarehouseError::BadTableName {
+        table: input.to_string(),
+        reason,
+    })
+}
+
 /// Parses `name`, `schema.name` or quoted forms (`"Odd Schema"."Tbl"`). Unquoted parts are
 /// lower-cased, as Postgres does.
-pub fn parse_table_name(input: &str, dialect: &dyn Dialect) -> Result<TableName, String> {
+fn split_table_name(input: &str, dialect: &dyn Dialect) -> Result<TableName, String> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err("the table name is empty".into());
@@ -100,7 +110,7 @@ mod tests {
     use sqlparser::dialect::PostgreSqlDialect;
 
     fn parse(input: &str) -> Result<TableName, String> {
-        parse_table_name(input, &PostgreSqlDialect {})
+        split_table_name(input, &PostgreSqlDialect {})
     }
 
     #[test]

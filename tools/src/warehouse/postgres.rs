@@ -229,12 +229,7 @@ impl Warehouse for PgWarehouse {
         sample_rows: usize,
         limits: &QueryLimits,
     ) -> Result<TableDescription, WarehouseError> {
-        let parsed = parse_table_name(table, &self.dialect).map_err(|reason| {
-            WarehouseError::BadTableName {
-                table: table.to_string(),
-                reason,
-            }
-        })?;
+        let parsed = parse_table_name(table, &self.dialect)?;
         let mut found = self
             .tables(parsed.schema.as_deref(), Some(&parsed.name))
             .await?;

@@ -494,12 +494,7 @@ impl Warehouse for TrinoWarehouse {
         sample_rows: usize,
         limits: &QueryLimits,
     ) -> Result<TableDescription, WarehouseError> {
-        let parsed = parse_table_name(table, &self.dialect).map_err(|reason| {
-            WarehouseError::BadTableName {
-                table: table.to_string(),
-                reason,
-            }
-        })?;
+        let parsed = parse_table_name(table, &self.dialect)?;
         let (schema, name) = self.qualified(&parsed);
         if let Some(error) = self.outside_allowlist(&self.settings.catalog, &schema) {
             return Err(error);
