@@ -128,3 +128,30 @@ fn invalid_config_is_named() {
     );
     assert_eq!(run.lines, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_trino_url_selects_trino_and_is_pinged() {
+    let db = TestDb::new().await;
+    let run = check(
+        &[
+            ("STEWARD_DATABASE_URL", &db.url),
+            ("STEWARD_TRINO_URL", "http://127.0.0.1:1"),
+            ("STEWARD_TRINO_CATALOG", "lake"),
+        ],
+        None,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.lines[0].starts_with("storage    ok "),
+        "{:?}",
+        run.lines
+    );
+    assert!(
+        run.lines[1].starts_with(
+            "warehouse  unreachable     http://127.0.0.1:1/lake/default: warehouse unavailable: \
+             cannot reach Trino at http://127.0.0.1:1"
+        ),
+        "{}",
+        run.lines[1]
+    );
+}
