@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod config_check;
+pub mod dq;
 pub mod mcp;
 pub mod pipeline;
 pub mod policy;
