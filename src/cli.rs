@@ -493,7 +493,7 @@ fn eval_anomalies(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode>
     use crate::dq::{nab, volume};
     let series =
         nab::load(dir).with_context(|| format!("cannot load NAB data from {}", dir.display()))?;
-    let detector = volume::VolumeDetector::new(volume::VolumeConfig::default());
+    let detector = volume::VolumeDetector::new(volume::VolumeConfig::nab());
     let scores: Vec<_> = series.iter().map(|s| detector.score(&s.points())).collect();
     let (threshold, report) = nab::sweep(&series, &scores);
     if json {

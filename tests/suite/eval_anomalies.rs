@@ -37,8 +37,9 @@ fn nab_report_as_json() {
         .map(|category| std::fs::read_dir(category.unwrap().path()).unwrap().count())
         .sum::<usize>();
     assert_eq!(report["series"].as_array().unwrap().len(), files);
+    // 46.8 when measured; the published detectors score 10.8-36.5 on these same 18 files.
     let score = report["nab_standard"].as_f64().unwrap();
-    assert!(score > 0.0 && score <= 100.0, "{score}");
+    assert!(score > 40.0 && score <= 100.0, "{score}");
     for key in ["precision", "recall", "f1"] {
         let value = report[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&value), "{key} = {value}");
