@@ -484,3 +484,17 @@ async fn wait_for(condition: impl Fn() -> bool) -> bool {
     }
     false
 }
+
+/// Like a coordinator, the test server refuses a statement that names no user.
+#[tokio::test]
+async fn the_test_server_requires_a_user() {
+    let f = fixture(Options::default()).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/statement", f.server.url()))
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(f.server.queries().is_empty());
+}
