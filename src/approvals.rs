@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 
 use crate::audit::redact;
+use crate::canonical::canonical_json;
 use crate::principal::{Channel, Principal};
 
 /// Postgres NOTIFY channel announcing decided approvals (payload: the approval id).
@@ -165,32 +166,6 @@ pub fn action_hash(
         "requirement": requirement,
     });
     hex::encode(Sha256::digest(canonical_json(&document).as_bytes()))
-}
-
-/// JSON with object keys sorted at every level and no whitespace.
-pub fn canonical_json(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
-                .collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(canonical_json)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        }
-        other => other.to_string(),
-    }
 }
 
 #[derive(Clone)]
@@ -623,13 +598,5 @@ mod tests {
             ..one.clone()
         };
         assert_ne!(a, hash("DELETE FROM t", &alice, &action, &two));
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_everywhere() {
-        assert_eq!(
-            canonical_json(&json!({"b": [{"y": 1, "x": "é"}], "a": null})),
-            r#"{"a":null,"b":[{"x":"é","y":1}]}"#
-        );
     }
 }

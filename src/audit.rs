@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+use crate::canonical::canonical_json;
+
 /// `prev_hash` of row 1.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -410,65 +412,6 @@ fn chain_hash(prev_hash: &str, seq: i64, recorded_at: &str, e: &AuditEvent) -> S
     hex::encode(hasher.finalize())
 }
 
-/// JSON with object keys sorted (by UTF-8 bytes) at every level and no whitespace; numbers
-/// as serde_json prints them. Sorted explicitly: serde_json's `preserve_order` feature, if
-/// any dependency ever turns it on, would otherwise change every hash.
-fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) => out.push_str(&value.to_string()),
-        Value::String(s) => write_json_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(key, out);
-                out.push(':');
-                write_canonical(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// The same escapes serde_json writes.
-fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// What is stored for an event: NUL replaced (Postgres text and jsonb cannot hold it), huge
 /// floats made strings, secrets redacted, and a JSON `null` action/decision stored as SQL NULL
 /// (both would hash the same).
@@ -853,23 +796,6 @@ mod tests {
                 ..event()
             }
         );
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_and_matches_serde_escapes() {
-        let value = json!({
-            "b": [1, 2.5, {"z": null, "a": "x\"\\\n\u{1}é😀"}],
-            "a": true,
-            "é": -1e300,
-            "B": 18446744073709551615u64,
-        });
-        let canonical = canonical_json(&value);
-        assert_eq!(
-            canonical,
-            "{\"B\":18446744073709551615,\"a\":true,\"b\":[1,2.5,{\"a\":\"x\\\"\\\\\\n\\u0001é😀\",\"z\":null}],\"é\":-1e+300}"
-        );
-        // serde_json (without preserve_order) sorts the same way and escapes the same way.
-        assert_eq!(canonical, value.to_string());
     }
 
     #[test]

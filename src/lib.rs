@@ -6,6 +6,7 @@ pub mod app;
 pub mod approval_status;
 pub mod approvals;
 pub mod audit;
+pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod config_check;
