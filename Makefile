@@ -13,6 +13,8 @@ DEV_ENV := eval "$$(scripts/dev-services env)"
 ## demo: start the local services, seed the demo warehouse, run a scripted MCP session
 demo: services build seed
 	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" scripts/demo/mcp_session.py
+	@echo; echo "== data-quality checks on the demo history (steward check) =="
+	@$(DEV_ENV); "$$STEWARD_BIN" check --config scripts/demo/checks.toml --as-of 2026-11-30
 
 ## test: everything CI runs — lint, Rust tests on real Postgres, MCP conformance (Python SDK)
 test: services lint
@@ -30,6 +32,7 @@ build:
 
 seed:
 	@$(DEV_ENV); scripts/dev-services psql -v ON_ERROR_STOP=1 -q -f scripts/demo/warehouse.sql
+	@$(DEV_ENV); scripts/dev-services psql -v ON_ERROR_STOP=1 -q -f scripts/demo/dq_history.sql
 
 conformance: build seed
 	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" -m pytest -q tests/conformance

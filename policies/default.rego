@@ -45,6 +45,9 @@ known_tools := {
 	"query_warehouse",
 	"approval_status",
 	"execute_statement",
+	"run_checks",
+	"profile_column",
+	"compare_distributions",
 }
 
 # Privileges and roles are managed outside Steward, whatever statement would change them.

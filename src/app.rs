@@ -12,6 +12,12 @@ use crate::approval_status::ApprovalStatus;
 use crate::approvals::Approvals;
 use crate::audit::AuditLedger;
 use crate::config::{Config, DatabaseSettings, WarehouseKind};
+use crate::dq::compare_distributions::CompareDistributions;
+use crate::dq::engine::Engine;
+use crate::dq::profile_column::ProfileColumn;
+use crate::dq::run_checks::RunChecks;
+use crate::dq::sql::Aggregates;
+use crate::dq::store::DqStore;
 use crate::mcp::auth::TokenVerifier;
 use crate::pipeline::Pipeline;
 use crate::policy::{PolicyConfig, PolicyEngine, PolicyError};
@@ -39,6 +45,8 @@ pub struct App {
     pub config: Config,
     pub storage: PgPool,
     pub pipeline: Arc<Pipeline>,
+    /// The data-quality engine (`steward check --accept-schema` uses it directly).
+    pub dq: Engine,
 }
 
 impl App {
@@ -50,8 +58,20 @@ impl App {
         let storage = storage::open(options, &config.storage.display_target()).await?;
         let warehouse = build_warehouse(&config)?;
         let approvals = Approvals::new(storage.clone());
+        let aggregates = Aggregates::new(warehouse.clone(), config.warehouse.limits);
+        let dq = Engine::new(
+            aggregates.clone(),
+            DqStore::new(storage.clone()),
+            config.dq.severity_rules.clone(),
+        );
         let mut tools: Vec<Arc<dyn Tool>> = warehouse_tools(warehouse, config.warehouse.limits);
         tools.push(tool::register(ApprovalStatus::new(approvals.clone())));
+        tools.push(tool::register(RunChecks::new(
+            dq.clone(),
+            Arc::new(config.dq.checks.clone()),
+        )));
+        tools.push(tool::register(ProfileColumn::new(aggregates.clone())));
+        tools.push(tool::register(CompareDistributions::new(aggregates)));
         let pipeline = Arc::new(Pipeline::new(
             tools,
             policy,
@@ -61,6 +81,7 @@ impl App {
         ));
         Ok(Self {
             config,
+            dq,
             storage,
             pipeline,
         })

@@ -13,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::config::Config;
 use crate::config_check;
+use crate::dq::checks::Severity;
+use crate::dq::report::CheckCommand;
 use crate::mcp::StewardServer;
 use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
 use crate::pipeline::{Caller, Outcome};
@@ -75,6 +77,27 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Run the configured data-quality checks, record findings and print the results.
+    Check {
+        /// Only the checks of this table (schema.table).
+        #[arg(long, value_name = "TABLE")]
+        table: Option<String>,
+        /// Only the check with this name.
+        #[arg(long, value_name = "NAME")]
+        check: Option<String>,
+        /// Evaluate as of this instant (RFC 3339 or a date, UTC) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Print the results as JSON (the run_checks tool's output).
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when an anomaly or check error at this severity or above exists (P0..P3).
+        #[arg(long, value_name = "SEVERITY")]
+        fail_on: Option<Severity>,
+        /// Accept the table's current columns as the baseline of this schema check.
+        #[arg(long, value_name = "CHECK")]
+        accept_schema: Option<String>,
     },
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
@@ -291,6 +314,25 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Command::Check {
+            table,
+            check,
+            as_of,
+            json,
+            fail_on,
+            accept_schema,
+        } => {
+            let app = App::start(config).await?;
+            let command = CheckCommand {
+                table,
+                check,
+                as_of,
+                json,
+                fail_on,
+                accept_schema,
+            };
+            crate::dq::report::run(&app, command).await
         }
         Command::Approvals { command } => approvals(App::start(config).await?, command).await,
         Command::Policy { command } => policy(&config, command),

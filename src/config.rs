@@ -12,6 +12,10 @@ use sqlx::postgres::PgConnectOptions;
 use steward_tools::QueryLimits;
 use steward_tools::warehouse::trino::{TrinoAuth, TrinoSettings};
 
+use crate::dq::checks::{
+    Check, RawCheck, RawSeverityRule, SeverityRule, resolve_checks, resolve_severity_rules,
+};
+
 /// Environment variable holding the storage (and default warehouse) Postgres URL.
 pub const DEFAULT_DATABASE_URL_ENV: &str = "STEWARD_DATABASE_URL";
 /// Prefix of the ids MCP client agents act under (`mcp:claude-code`).
@@ -65,6 +69,23 @@ struct RawConfig {
     policy: Option<RawPolicy>,
     people: Option<BTreeMap<String, RawPerson>>,
     trino: Option<RawTrino>,
+    checks: Option<Vec<RawCheck>>,
+    dq: Option<RawDq>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDq {
+    /// A TOML file of `[[checks]]` entries, relative to the config file.
+    checks_file: Option<PathBuf>,
+    severity: Option<Vec<RawSeverityRule>>,
+}
+
+/// The `[[checks]]` entries of a `dq.checks_file`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecksFile {
+    checks: Vec<RawCheck>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,6 +257,14 @@ pub struct Config {
     pub policy: PolicySettings,
     /// People who approve from the CLI (`--as ID`), with their groups.
     pub people: BTreeMap<String, Vec<String>>,
+    pub dq: DqSettings,
+}
+
+/// Data-quality checks and the rules giving their findings a severity.
+#[derive(Debug, Clone, Default)]
+pub struct DqSettings {
+    pub checks: Vec<Check>,
+    pub severity_rules: Vec<SeverityRule>,
 }
 
 impl Config {
@@ -265,11 +294,20 @@ impl Config {
         } else {
             format!("{source} + {}", overrides.join(", "))
         };
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(document))
+        let mut raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(document))
             .map_err(|e| ConfigError::Invalid {
                 origin: origin.clone(),
                 message: describe_path_error(&e),
             })?;
+        let checks_file = raw.dq.as_ref().and_then(|dq| dq.checks_file.clone());
+        if let Some(file) = checks_file {
+            let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
+            let file = base.join(file);
+            let mut from_file = read_checks_file(&file)?;
+            raw.checks
+                .get_or_insert_with(Vec::new)
+                .append(&mut from_file);
+        }
         resolve(raw, env, origin)
     }
 
@@ -281,6 +319,23 @@ impl Config {
             .or_else(|| env.get("STEWARD_CONFIG").map(PathBuf::from));
         Self::load(path.as_deref(), &env)
     }
+}
+
+fn read_checks_file(file: &Path) -> Result<Vec<RawCheck>, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let document: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        origin: file.display().to_string(),
+        message: e.message().to_string(),
+    })?;
+    let parsed: RawChecksFile = serde_path_to_error::deserialize(toml::Value::Table(document))
+        .map_err(|e| ConfigError::Invalid {
+            origin: file.display().to_string(),
+            message: describe_path_error(&e),
+        })?;
+    Ok(parsed.checks)
 }
 
 fn describe_path_error(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
@@ -476,6 +531,14 @@ fn resolve(
             });
         }
     }
+    let value_error = |(key, message): (String, String)| ConfigError::Value { key, message };
+    let dq = DqSettings {
+        checks: resolve_checks(raw.checks.unwrap_or_default()).map_err(value_error)?,
+        severity_rules: resolve_severity_rules(
+            raw.dq.and_then(|dq| dq.severity).unwrap_or_default(),
+        )
+        .map_err(value_error)?,
+    };
     Ok(Config {
         source,
         storage,
@@ -483,6 +546,7 @@ fn resolve(
         server,
         policy,
         people,
+        dq,
     })
 }
 

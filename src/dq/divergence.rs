@@ -170,7 +170,7 @@ pub fn categorical_counts(
 }
 
 /// How much a distribution moved, from its PSI against the reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftBand {
     /// PSI below the moderate bound (default 0.1).

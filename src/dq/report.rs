@@ -1,0 +1,116 @@
+//! `steward check`: runs the configured checks through the pipeline as the local operator and
+//! prints one line per check (status, severity, whether the finding is new, the numbers; the
+//! evidence SQL with `--json`) and exits non-zero when findings reach `--fail-on`.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::checks::Severity;
+use crate::app::App;
+use crate::pipeline::{Caller, Outcome};
+use crate::principal::Channel;
+
+/// What `steward check` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CheckCommand {
+    pub table: Option<String>,
+    pub check: Option<String>,
+    pub as_of: Option<String>,
+    pub json: bool,
+    pub fail_on: Option<Severity>,
+    pub accept_schema: Option<String>,
+}
+
+/// Runs the command; the exit code is 1 when a finding at or above `fail_on` exists.
+pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
+    let caller = Caller::new(app.operator(), Channel::Cli);
+    if let Some(name) = &command.accept_schema {
+        let check = app
+            .config
+            .dq
+            .checks
+            .iter()
+            .find(|c| &c.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no configured check is called {name:?}"))?;
+        let columns = app
+            .dq
+            .accept_schema(&caller.context(), check)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "{name}: accepted the current {columns} columns of {}",
+            check.table
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let arguments = json!({
+        "table": command.table,
+        "check": command.check,
+        "as_of": command.as_of,
+    });
+    let output = match app.pipeline.call(&caller, "run_checks", arguments).await? {
+        Outcome::Completed(value) => value,
+        Outcome::PendingApproval(pending) => anyhow::bail!(
+            "policy requires approval to run checks ({}); see `steward approvals show {}`",
+            pending.reason,
+            pending.approval_id
+        ),
+    };
+    if command.json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        print!("{}", render(&output));
+    }
+    let failing = output["results"].as_array().is_some_and(|results| {
+        results.iter().any(|r| {
+            let severity = r["severity"]
+                .as_str()
+                .and_then(|s| s.parse::<Severity>().ok());
+            matches!((severity, command.fail_on), (Some(s), Some(limit)) if s <= limit)
+        })
+    });
+    Ok(if failing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The readable report: a summary line, then one line per check.
+pub fn render(output: &Value) -> String {
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+    let mut out = format!(
+        "as of {}: {} check(s) — {} ok, {} anomaly, {} check_error\n",
+        output["as_of"].as_str().unwrap_or("?"),
+        results.len(),
+        count("ok"),
+        count("anomaly"),
+        count("check_error"),
+    );
+    let width = results
+        .iter()
+        .filter_map(|r| r["check"].as_str().map(str::len))
+        .max()
+        .unwrap_or(5);
+    for r in &results {
+        let status = r["status"].as_str().unwrap_or("?");
+        let finding = match (&r["finding"]["new"], &r["finding"]["occurrences"]) {
+            (Value::Bool(true), _) => "new".to_string(),
+            (Value::Bool(false), Value::Number(n)) => format!("seen {n}x"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{status:<11} {:<3} {:<8} {:<width$}  {}\n",
+            r["severity"].as_str().unwrap_or("-"),
+            finding,
+            r["check"].as_str().unwrap_or("?"),
+            r["message"].as_str().unwrap_or(""),
+        ));
+    }
+    if results.iter().any(|r| r["status"] != "ok") {
+        out.push_str("evidence (SQL, windows, histograms): rerun with --json\n");
+    }
+    out
+}
