@@ -718,7 +718,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`, `checks`, `dq`"
         );
     }
 

@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn identifiers_and_numbers_are_written_safely() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(number(1_764_460_800.0), "1764460800");
+        assert_eq!(number(1_795_996_800.0), "1795996800");
         assert_eq!(number(0.25), "0.25");
         assert_eq!(cell_f64(&Value::String("12.50".into())), Some(12.5));
         assert_eq!(cell_f64(&Value::Null), None);

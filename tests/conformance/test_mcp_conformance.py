@@ -26,7 +26,16 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {"list_tables", "describe_table", "query_warehouse", "execute_statement", "approval_status"}
+TOOLS = {
+    "list_tables",
+    "describe_table",
+    "query_warehouse",
+    "execute_statement",
+    "approval_status",
+    "run_checks",
+    "profile_column",
+    "compare_distributions",
+}
 READ_ONLY_ANNOTATIONS = {
     "read_only_hint": True,
     "destructive_hint": False,
@@ -121,6 +130,27 @@ async def test_call_success(connection, steward) -> None:
     assert structured["truncated"] is False
     # The text block carries the same JSON, for clients that ignore structuredContent.
     assert json.loads(text_of(result)) == structured
+
+
+async def test_data_quality_tools(connection, steward) -> None:
+    expected = steward.scalar_int("select count(distinct status) from gold.orders")
+    async with connection.session() as session:
+        # call_tool validates structuredContent against the listed outputSchema.
+        profile = await session.call_tool("profile_column", {"table": "gold.orders", "column": "status"})
+        compared = await session.call_tool(
+            "compare_distributions",
+            {"column": "channel", "reference": {"table": "gold.orders"}, "current": {"table": "gold.orders"}},
+        )
+        unconfigured = await session.call_tool("run_checks", {})
+
+    assert profile.is_error is False, text_of(profile)
+    assert profile.structured_content["distinct"] == expected
+    assert profile.structured_content["nulls"] == 0
+    assert compared.is_error is False, text_of(compared)
+    assert compared.structured_content["psi"] == 0
+    assert compared.structured_content["band"] == "stable"
+    assert unconfigured.is_error is True
+    assert text_of(unconfigured).startswith("no data-quality checks are configured"), text_of(unconfigured)
 
 
 async def test_structured_content_matches_output_schema(connection) -> None:

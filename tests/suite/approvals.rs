@@ -498,7 +498,8 @@ async fn reads_run_denials_and_unknown_tools_are_refused_and_everything_is_audit
     assert_eq!(
         unknown.to_string(),
         "unknown tool \"drop_everything\"; available tools: list_tables, describe_table, \
-         query_warehouse, execute_statement, approval_status"
+         query_warehouse, execute_statement, approval_status, run_checks, profile_column, \
+         compare_distributions"
     );
     let read_only = app
         .pipeline

@@ -3,6 +3,7 @@ mod audit;
 mod cli_approvals;
 mod config_check;
 mod describe_table;
+mod dq_checks;
 mod eval_anomalies;
 mod list_tables;
 mod mcp_http;
