@@ -2,6 +2,7 @@
 //! approval gate -> execute -> audit), and the MCP server (stdio and streamable HTTP). Tools
 //! themselves live in `steward-tools`.
 
+pub mod agent;
 pub mod app;
 pub mod approval_status;
 pub mod approvals;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod anthropic;
 pub mod trino;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
 mod approvals;
 mod audit;
+mod claude_client;
 mod cli_approvals;
 mod config_check;
 mod describe_table;

@@ -1,0 +1,5 @@
+//! The diagnosis agent: the Anthropic Messages client, the tool-calling loop over the shared
+//! pipeline with budgets and crash-safe runs, guardrails on tool output, and the deterministic
+//! runbook used when no model is available.
+
+pub mod claude;
