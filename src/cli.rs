@@ -10,6 +10,7 @@ use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+use crate::agent::command::DiagnoseCommand;
 use crate::app::App;
 use crate::config::Config;
 use crate::config_check;
@@ -98,6 +99,24 @@ pub enum Command {
         /// Accept the table's current columns as the baseline of this schema check.
         #[arg(long, value_name = "CHECK")]
         accept_schema: Option<String>,
+    },
+    /// Diagnose a data-quality anomaly with the agent (or the runbook without a model).
+    Diagnose {
+        /// The table the anomaly is in (schema.table).
+        #[arg(long, value_name = "TABLE", conflicts_with = "resume")]
+        table: Option<String>,
+        /// What looks wrong, e.g. "row count dropped 60% since yesterday".
+        #[arg(long, value_name = "TEXT", requires = "table")]
+        description: Option<String>,
+        /// Continue a stored run (killed, or waiting for an approval).
+        #[arg(long, value_name = "RUN_ID")]
+        resume: Option<String>,
+        /// Most tool rounds for this run (default from [agent] max_steps).
+        #[arg(long, value_name = "N")]
+        max_steps: Option<u32>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
@@ -333,6 +352,23 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 accept_schema,
             };
             crate::dq::report::run(&app, command).await
+        }
+        Command::Diagnose {
+            table,
+            description,
+            resume,
+            max_steps,
+            json,
+        } => {
+            let app = App::start(config).await?;
+            let command = DiagnoseCommand {
+                table,
+                description,
+                resume,
+                max_steps,
+                json,
+            };
+            crate::agent::command::run(&app, command).await
         }
         Command::Approvals { command } => approvals(App::start(config).await?, command).await,
         Command::Policy { command } => policy(&config, command),

@@ -12,6 +12,7 @@ use sqlx::postgres::PgConnectOptions;
 use steward_tools::QueryLimits;
 use steward_tools::warehouse::trino::{TrinoAuth, TrinoSettings};
 
+use crate::agent::settings::{AgentSettings, RawAgent};
 use crate::dq::checks::{
     Check, RawCheck, RawSeverityRule, SeverityRule, resolve_checks, resolve_severity_rules,
 };
@@ -71,6 +72,7 @@ struct RawConfig {
     trino: Option<RawTrino>,
     checks: Option<Vec<RawCheck>>,
     dq: Option<RawDq>,
+    agent: Option<RawAgent>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +260,7 @@ pub struct Config {
     /// People who approve from the CLI (`--as ID`), with their groups.
     pub people: BTreeMap<String, Vec<String>>,
     pub dq: DqSettings,
+    pub agent: AgentSettings,
 }
 
 /// Data-quality checks and the rules giving their findings a severity.
@@ -539,6 +542,8 @@ fn resolve(
         )
         .map_err(value_error)?,
     };
+    let agent =
+        crate::agent::settings::resolve(raw.agent.unwrap_or_default(), env).map_err(value_error)?;
     Ok(Config {
         source,
         storage,
@@ -547,6 +552,7 @@ fn resolve(
         policy,
         people,
         dq,
+        agent,
     })
 }
 
@@ -718,7 +724,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`, `checks`, `dq`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`, `checks`, `dq`, `agent`"
         );
     }
 

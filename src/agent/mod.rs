@@ -3,3 +3,10 @@
 //! runbook used when no model is available.
 
 pub mod claude;
+pub mod command;
+pub mod diagnose;
+pub mod report;
+pub mod runbook;
+pub mod runs;
+pub mod settings;
+pub mod untrusted;

@@ -4,6 +4,7 @@ mod claude_client;
 mod cli_approvals;
 mod config_check;
 mod describe_table;
+mod diagnose;
 mod dq_checks;
 mod eval_anomalies;
 mod list_tables;

@@ -1,0 +1,78 @@
+//! `steward diagnose`: starts a run (or resumes one with `--resume RUN_ID`) as the local
+//! operator, prints one progress line per step on stderr and the report on stdout (Markdown, or
+//! the stable JSON schema with `--json`). Exit 0 completed, 2 waiting for approval, 3 budget
+//! exhausted.
+
+use std::process::ExitCode;
+
+use super::diagnose::{Diagnoser, Progress};
+use super::runs::RunStore;
+use crate::app::App;
+
+/// What `steward diagnose` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct DiagnoseCommand {
+    pub table: Option<String>,
+    pub description: Option<String>,
+    pub resume: Option<String>,
+    pub max_steps: Option<u32>,
+    pub json: bool,
+}
+
+struct Stderr;
+
+impl Progress for Stderr {
+    fn line(&self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+/// The diagnoser for an app: its pipeline, agent settings and run store.
+pub fn diagnoser(app: &App) -> anyhow::Result<Diagnoser> {
+    let tables = app
+        .config
+        .dq
+        .checks
+        .iter()
+        .map(|c| c.table.clone())
+        .collect();
+    Ok(Diagnoser::new(
+        app.pipeline.clone(),
+        app.config.agent.clone(),
+        RunStore::new(app.storage.clone()),
+        tables,
+    )?)
+}
+
+pub async fn run(app: &App, command: DiagnoseCommand) -> anyhow::Result<ExitCode> {
+    let diagnoser = diagnoser(app)?;
+    let report = match (&command.resume, &command.table) {
+        (Some(id), _) => diagnoser.resume(id, &Stderr).await?,
+        (None, Some(table)) => {
+            let description = command.description.clone().unwrap_or_default();
+            diagnoser
+                .start(
+                    &app.operator(),
+                    table,
+                    &description,
+                    command.max_steps,
+                    &Stderr,
+                )
+                .await?
+        }
+        (None, None) => anyhow::bail!(
+            "say what to diagnose: --table SCHEMA.TABLE --description \"...\", or --resume RUN_ID"
+        ),
+    };
+    if command.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.markdown());
+    }
+    Ok(match report.status.as_str() {
+        "completed" => ExitCode::SUCCESS,
+        "waiting_approval" => ExitCode::from(2),
+        "budget_exhausted" => ExitCode::from(3),
+        _ => ExitCode::FAILURE,
+    })
+}

@@ -1,0 +1,328 @@
+//! Persistence of diagnosis runs: the run row (transcript, usage, cost, state, report) saved
+//! after every model turn, and one row per tool step keyed by its tool_use id, so a resumed run
+//! reuses finished steps and never repeats a side effect.
+
+use rand::Rng;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::claude::{InputMessage, Usage};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    WaitingApproval,
+    Completed,
+    BudgetExhausted,
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::WaitingApproval => "waiting_approval",
+            Self::Completed => "completed",
+            Self::BudgetExhausted => "budget_exhausted",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "waiting_approval" => Self::WaitingApproval,
+            "completed" => Self::Completed,
+            "budget_exhausted" => Self::BudgetExhausted,
+            "failed" => Self::Failed,
+            _ => Self::Running,
+        }
+    }
+
+    /// A run in this state will not change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::BudgetExhausted | Self::Failed)
+    }
+}
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: String,
+    pub table: String,
+    pub description: String,
+    pub principal: String,
+    pub groups: Vec<String>,
+    pub state: RunState,
+    /// "claude" or "runbook".
+    pub path: String,
+    pub path_note: Option<String>,
+    pub model: Option<String>,
+    pub messages: Vec<InputMessage>,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub steps: i32,
+    pub attempts: Vec<Value>,
+    pub report: Option<Value>,
+}
+
+/// One tool step as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: String,
+    pub approval_id: Option<String>,
+    pub result: Option<String>,
+    pub is_error: Option<bool>,
+}
+
+/// A step with what the report needs.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub step: i32,
+    pub tool: String,
+    pub input: Value,
+    pub state: String,
+    pub decision: Option<String>,
+    pub approval_id: Option<String>,
+    pub result: Option<String>,
+    pub is_error: Option<bool>,
+}
+
+type StepStateRow = (String, Option<String>, Option<String>, Option<bool>);
+
+type StepRow = (
+    i32,
+    String,
+    sqlx::types::Json<Value>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no diagnosis run {0:?}; list runs with `steward diagnose --list`")]
+    NotFound(String),
+    #[error("storage error: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error("stored run is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+#[derive(Clone)]
+pub struct RunStore {
+    pool: PgPool,
+}
+
+type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    Vec<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    sqlx::types::Json<Value>,
+    sqlx::types::Json<Value>,
+    f64,
+    i32,
+    sqlx::types::Json<Value>,
+    Option<sqlx::types::Json<Value>>,
+);
+
+impl RunStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Creates a run and returns its id (`run_` + 16 hex digits).
+    pub async fn create(
+        &self,
+        table: &str,
+        description: &str,
+        principal: &str,
+        groups: &[String],
+        path: &str,
+        path_note: Option<&str>,
+    ) -> Result<String, RunError> {
+        let id = format!("run_{:016x}", rand::rng().random::<u64>());
+        sqlx::query(
+            "INSERT INTO steward.agent_runs (id, table_name, description, principal, groups, \
+             state, path, path_note) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)",
+        )
+        .bind(&id)
+        .bind(table)
+        .bind(description)
+        .bind(principal)
+        .bind(groups)
+        .bind(path)
+        .bind(path_note)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn load(&self, id: &str) -> Result<Run, RunError> {
+        let row: Option<RunRow> = sqlx::query_as(
+            "SELECT id, table_name, description, principal, groups, state, path, path_note, \
+             model, messages, usage, cost_usd, steps, attempts, report \
+             FROM steward.agent_runs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let row = row.ok_or_else(|| RunError::NotFound(id.to_string()))?;
+        Ok(Run {
+            id: row.0,
+            table: row.1,
+            description: row.2,
+            principal: row.3,
+            groups: row.4,
+            state: RunState::parse(&row.5),
+            path: row.6,
+            path_note: row.7,
+            model: row.8,
+            messages: serde_json::from_value(row.9.0)?,
+            usage: serde_json::from_value(row.10.0)?,
+            cost_usd: row.11,
+            steps: row.12,
+            attempts: serde_json::from_value(row.13.0)?,
+            report: row.14.map(|r| r.0),
+        })
+    }
+
+    /// Saves everything that changes during a run.
+    pub async fn save(&self, run: &Run) -> Result<(), RunError> {
+        sqlx::query(
+            "UPDATE steward.agent_runs SET state = $2, path = $3, path_note = $4, model = $5, \
+             messages = $6, usage = $7, cost_usd = $8, steps = $9, attempts = $10, report = $11, \
+             updated_at = now() WHERE id = $1",
+        )
+        .bind(&run.id)
+        .bind(run.state.as_str())
+        .bind(&run.path)
+        .bind(&run.path_note)
+        .bind(&run.model)
+        .bind(sqlx::types::Json(serde_json::to_value(&run.messages)?))
+        .bind(sqlx::types::Json(serde_json::to_value(run.usage)?))
+        .bind(run.cost_usd)
+        .bind(run.steps)
+        .bind(sqlx::types::Json(&run.attempts))
+        .bind(run.report.as_ref().map(sqlx::types::Json))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every step of a run, in order.
+    pub async fn steps(&self, run: &str) -> Result<Vec<StepRecord>, RunError> {
+        let rows: Vec<StepRow> = sqlx::query_as(
+            "SELECT step, tool, input, state, decision, approval_id, result, is_error \
+             FROM steward.agent_steps WHERE run_id = $1 ORDER BY step, started_at",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StepRecord {
+                step: r.0,
+                tool: r.1,
+                input: r.2.0,
+                state: r.3,
+                decision: r.4,
+                approval_id: r.5,
+                result: r.6,
+                is_error: r.7,
+            })
+            .collect())
+    }
+
+    pub async fn step(&self, run: &str, tool_use_id: &str) -> Result<Option<Step>, RunError> {
+        let row: Option<StepStateRow> = sqlx::query_as(
+            "SELECT state, approval_id, result, is_error FROM steward.agent_steps \
+             WHERE run_id = $1 AND tool_use_id = $2",
+        )
+        .bind(run)
+        .bind(tool_use_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(state, approval_id, result, is_error)| Step {
+            state,
+            approval_id,
+            result,
+            is_error,
+        }))
+    }
+
+    /// Records that a step is about to run (before any side effect).
+    pub async fn start_step(
+        &self,
+        run: &str,
+        tool_use_id: &str,
+        step: i32,
+        tool: &str,
+        input: &Value,
+    ) -> Result<(), RunError> {
+        sqlx::query(
+            "INSERT INTO steward.agent_steps (run_id, tool_use_id, step, tool, input, state) \
+             VALUES ($1, $2, $3, $4, $5, 'started') ON CONFLICT (run_id, tool_use_id) DO NOTHING",
+        )
+        .bind(run)
+        .bind(tool_use_id)
+        .bind(step)
+        .bind(tool)
+        .bind(sqlx::types::Json(input))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn waiting_step(
+        &self,
+        run: &str,
+        tool_use_id: &str,
+        approval_id: &str,
+    ) -> Result<(), RunError> {
+        sqlx::query(
+            "UPDATE steward.agent_steps SET state = 'waiting_approval', approval_id = $3, \
+             decision = 'require_approval' WHERE run_id = $1 AND tool_use_id = $2",
+        )
+        .bind(run)
+        .bind(tool_use_id)
+        .bind(approval_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_step(
+        &self,
+        run: &str,
+        tool_use_id: &str,
+        decision: &str,
+        result: &str,
+        is_error: bool,
+        duration_ms: i64,
+    ) -> Result<(), RunError> {
+        sqlx::query(
+            "UPDATE steward.agent_steps SET state = 'done', decision = $3, result = $4, \
+             is_error = $5, duration_ms = $6, finished_at = now() \
+             WHERE run_id = $1 AND tool_use_id = $2",
+        )
+        .bind(run)
+        .bind(tool_use_id)
+        .bind(decision)
+        .bind(result)
+        .bind(is_error)
+        .bind(duration_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
