@@ -8,7 +8,8 @@
 #   1. deny                     (privilege changes, unknown tools, malformed actions)
 #   2. two-person approval      (DROP / TRUNCATE touching a protected schema)
 #   3. one approval             (every other write or DDL through execute_statement)
-#   4. allow                    (read-only tools only; never a destructive call)
+#   4. allow                    (read-only tools and the diagnosis orchestrator; never a
+#                                destructive call)
 #   otherwise the default: deny.
 # Each level yields at most one reason (single values and else-chains, never sets), so no two
 # rules can produce conflicting decisions.
@@ -48,7 +49,12 @@ known_tools := {
 	"run_checks",
 	"profile_column",
 	"compare_distributions",
+	"diagnose_anomaly",
 }
+
+# Tools that change nothing themselves but start work whose every tool call is decided by this
+# policy again (the diagnosis agent's steps): allowed to start.
+orchestrators := {"diagnose_anomaly"}
 
 # Privileges and roles are managed outside Steward, whatever statement would change them.
 privilege_kinds := {"GRANT", "REVOKE"}
@@ -181,7 +187,12 @@ approval_reason := sprintf("%s needs approval from %s", [subject, approver_group
 # ---------------------------------------------------------------------------------------
 # Level 4: allow
 
-allow_reason := "read-only tool" if is_read_only
+allow_reason := "read-only tool" if {
+	is_read_only
+} else := "starts a diagnosis whose tool calls are each decided by policy" if {
+	input.tool in orchestrators
+	not input.annotations.destructive == true
+}
 
 # ---------------------------------------------------------------------------------------
 # Decision documents: every decision carries every field.

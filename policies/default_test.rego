@@ -136,6 +136,13 @@ test_unknown_tool_denied if {
 	decide(call(agent, "mystery", {"read_only": false}, {})).effect == "deny"
 }
 
+test_diagnosis_may_start_but_not_as_a_destructive_tool if {
+	d := decide(call(agent, "diagnose_anomaly", {"read_only": false, "destructive": false}, {"table": "gold.orders"}))
+	d.effect == "allow"
+	d.reason == "starts a diagnosis whose tool calls are each decided by policy"
+	decide(call(agent, "diagnose_anomaly", destructive, {"table": "gold.orders"})).effect != "allow"
+}
+
 test_unqualified_table_denied if {
 	decide(statement(human, "DROP TABLE", ["orders"], [])).reason == "tables must be schema-qualified: orders"
 }

@@ -8,6 +8,9 @@ use steward_tools::warehouse::postgres::PgWarehouse;
 use steward_tools::warehouse::trino::TrinoWarehouse;
 use steward_tools::{Tool, Warehouse, tool, warehouse_tools};
 
+use crate::agent::diagnose::Diagnoser;
+use crate::agent::diagnose_anomaly::{DiagnoseAnomaly, DiagnoserSlot};
+use crate::agent::runs::RunStore;
 use crate::approval_status::ApprovalStatus;
 use crate::approvals::Approvals;
 use crate::audit::AuditLedger;
@@ -39,6 +42,8 @@ pub enum AppError {
     Approver(String),
     #[error("{0}")]
     Warehouse(String),
+    #[error("the diagnosis agent could not start: {0}")]
+    Agent(String),
 }
 
 pub struct App {
@@ -47,6 +52,8 @@ pub struct App {
     pub pipeline: Arc<Pipeline>,
     /// The data-quality engine (`steward check --accept-schema` uses it directly).
     pub dq: Engine,
+    /// The diagnosis agent (the `diagnose_anomaly` tool and `steward diagnose`).
+    pub diagnoser: DiagnoserSlot,
 }
 
 impl App {
@@ -72,6 +79,8 @@ impl App {
         )));
         tools.push(tool::register(ProfileColumn::new(aggregates.clone())));
         tools.push(tool::register(CompareDistributions::new(aggregates)));
+        let diagnoser: DiagnoserSlot = Arc::default();
+        tools.push(tool::register(DiagnoseAnomaly::new(diagnoser.clone())));
         let pipeline = Arc::new(Pipeline::new(
             tools,
             policy,
@@ -79,11 +88,21 @@ impl App {
             AuditLedger::new(storage.clone()),
             config.policy.environment.clone(),
         ));
+        let agent = Diagnoser::new(
+            pipeline.clone(),
+            config.agent.clone(),
+            RunStore::new(storage.clone()),
+            config.dq.checks.iter().map(|c| c.table.clone()).collect(),
+        )
+        .map_err(|e| AppError::Agent(e.to_string()))?;
+        // Set once, right after creation: cannot already hold a value.
+        let _ = diagnoser.set(agent);
         Ok(Self {
             config,
             dq,
             storage,
             pipeline,
+            diagnoser,
         })
     }
 

@@ -99,6 +99,9 @@ pub enum Command {
         /// Accept the table's current columns as the baseline of this schema check.
         #[arg(long, value_name = "CHECK")]
         accept_schema: Option<String>,
+        /// Start a diagnosis run (see `steward diagnose`) for every new anomaly.
+        #[arg(long)]
+        diagnose: bool,
     },
     /// Diagnose a data-quality anomaly with the agent (or the runbook without a model).
     Diagnose {
@@ -341,6 +344,7 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
             json,
             fail_on,
             accept_schema,
+            diagnose,
         } => {
             let app = App::start(config).await?;
             let command = CheckCommand {
@@ -350,6 +354,7 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 json,
                 fail_on,
                 accept_schema,
+                diagnose,
             };
             crate::dq::report::run(&app, command).await
         }
@@ -390,7 +395,11 @@ async fn serve(config: Config, http: Option<String>) -> anyhow::Result<()> {
         );
     }
     let app = App::start(config).await?;
-    let server = StewardServer::new(app.pipeline.clone(), app.operator());
+    let server = StewardServer::new(
+        app.pipeline.clone(),
+        app.operator(),
+        app.config.agent.clone(),
+    );
     match http {
         None => {
             let stdio = crate::mcp::stdio::screened(tokio::io::stdin(), tokio::io::stdout());

@@ -8,6 +8,7 @@ use std::time::Instant;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
+use steward_tools::tool::ProgressSink;
 use steward_tools::{CallContext, Tool, ToolError, ToolSpec};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,8 @@ pub struct Caller {
     pub principal: Principal,
     pub channel: Channel,
     pub cancel: CancellationToken,
+    /// Where long-running tools report progress (set by the MCP server for a progress token).
+    pub progress: Option<ProgressSink>,
 }
 
 impl Caller {
@@ -30,6 +33,7 @@ impl Caller {
             principal,
             channel,
             cancel: CancellationToken::new(),
+            progress: None,
         }
     }
 
@@ -41,7 +45,9 @@ impl Caller {
                 .on_behalf_of
                 .clone()
                 .unwrap_or_else(|| self.principal.id.clone()),
+            groups: self.principal.groups.clone(),
             cancel: self.cancel.clone(),
+            progress: self.progress.clone(),
         }
     }
 }

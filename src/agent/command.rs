@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use super::diagnose::{Diagnoser, Progress};
-use super::runs::RunStore;
 use crate::app::App;
 
 /// What `steward diagnose` was asked to do.
@@ -27,21 +26,12 @@ impl Progress for Stderr {
     }
 }
 
-/// The diagnoser for an app: its pipeline, agent settings and run store.
+/// The app's diagnoser (its pipeline, agent settings and run store).
 pub fn diagnoser(app: &App) -> anyhow::Result<Diagnoser> {
-    let tables = app
-        .config
-        .dq
-        .checks
-        .iter()
-        .map(|c| c.table.clone())
-        .collect();
-    Ok(Diagnoser::new(
-        app.pipeline.clone(),
-        app.config.agent.clone(),
-        RunStore::new(app.storage.clone()),
-        tables,
-    )?)
+    app.diagnoser
+        .get()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the diagnosis agent did not start"))
 }
 
 pub async fn run(app: &App, command: DiagnoseCommand) -> anyhow::Result<ExitCode> {

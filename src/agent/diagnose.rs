@@ -3,7 +3,7 @@
 //! clock) runs out. Runs persist after every turn and step, so `--resume` continues a killed run
 //! without repeating a side effect; without a usable model the deterministic runbook runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -12,6 +12,7 @@ use super::claude::{
     Claude, ClaudeConfig, ClaudeError, ContentBlock, InputMessage, MessageRequest, Role,
     StopReason, ToolDefinition, ToolResult, ToolUse, cost_usd,
 };
+use super::prompts::diagnosis_system;
 use super::report::{ApprovalItem, EvidenceItem, Report};
 use super::runbook;
 use super::runs::{Run, RunError, RunState, RunStore};
@@ -25,9 +26,6 @@ use crate::principal::{Channel, Principal};
 pub const AGENT_ID: &str = "mcp:steward-diagnose";
 /// Longest anomaly description kept; longer ones are cut (and the report says so).
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
-
-const SYSTEM_PROMPT: &str = include_str!("../../prompts/diagnose_system.md");
-const REPORT_FORMAT: &str = include_str!("../../prompts/diagnose_report.md");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
@@ -46,6 +44,8 @@ pub enum DiagnoseError {
     Prompt(String),
     #[error("writing the audit ledger failed, so the run stopped: {0}")]
     Audit(String),
+    #[error("Steward is shutting down; resume the run later with `steward diagnose --resume`")]
+    ShuttingDown,
 }
 
 /// Receives one line per step (the CLI prints them to stderr).
@@ -61,8 +61,11 @@ impl Progress for Silent {
 }
 
 /// Starts and resumes diagnosis runs.
+#[derive(Clone)]
 pub struct Diagnoser {
-    pipeline: Arc<Pipeline>,
+    /// Weak: the pipeline's `diagnose_anomaly` tool holds this diagnoser, and a strong
+    /// reference both ways would keep every pool of a dropped app open.
+    pipeline: Weak<Pipeline>,
     settings: AgentSettings,
     runs: RunStore,
     claude: Option<Claude>,
@@ -91,7 +94,7 @@ impl Diagnoser {
             None => None,
         };
         Ok(Self {
-            pipeline,
+            pipeline: Arc::downgrade(&pipeline),
             settings,
             runs,
             claude,
@@ -182,7 +185,7 @@ impl Diagnoser {
         );
         let deadline = Instant::now() + self.settings.deadline;
         if run.path == "runbook" {
-            runbook::run(&self.pipeline, &caller, &mut run, self, progress).await?;
+            runbook::run(&caller, &mut run, self, progress).await?;
         } else {
             self.model_loop(&caller, &mut run, max_steps, deadline, progress)
                 .await?;
@@ -200,12 +203,12 @@ impl Diagnoser {
         progress: &dyn Progress,
     ) -> Result<(), DiagnoseError> {
         let Some(claude) = &self.claude else {
-            return runbook::run(&self.pipeline, caller, run, self, progress).await;
+            return runbook::run(caller, run, self, progress).await;
         };
         let max_steps = max_steps.unwrap_or(self.settings.max_steps).max(1) as i32;
-        let system = self.system_prompt(&run.table, max_steps)?;
+        let system = self.system_prompt(run, max_steps)?;
         let tools: Vec<ToolDefinition> = self
-            .pipeline
+            .pipeline()?
             .specs()
             .map(|spec| {
                 ToolDefinition::new(
@@ -336,7 +339,7 @@ impl Diagnoser {
                     append_note(run, &error);
                     run.path = "runbook".into();
                     self.runs.save(run).await?;
-                    return runbook::run(&self.pipeline, caller, run, self, progress).await;
+                    return runbook::run(caller, run, self, progress).await;
                 }
                 _ => {
                     run.messages.push(message.to_assistant_turn());
@@ -385,7 +388,7 @@ impl Diagnoser {
         append_note(run, &format!("model unavailable ({error})"));
         run.path = "runbook".into();
         self.runs.save(run).await?;
-        runbook::run(&self.pipeline, caller, run, self, progress).await
+        runbook::run(caller, run, self, progress).await
     }
 
     /// Runs one tool_use through the pipeline at most once; `None` while it waits for people.
@@ -455,7 +458,7 @@ impl Diagnoser {
         }
         // An approval asked for before a restart: its state says what already happened.
         if let Some(id) = &approval_id {
-            let request = self.pipeline.approvals().get(id).await;
+            let request = self.pipeline()?.approvals().get(id).await;
             match request.as_ref().map(|r| r.state.as_str()) {
                 Ok("executed") => {
                     return Ok(Some((
@@ -492,7 +495,7 @@ impl Diagnoser {
             )
             .await?;
         let call = self
-            .pipeline
+            .pipeline()?
             .call(caller, &tool_use.name, tool_use.input.clone())
             .await;
         let pending = match call {
@@ -529,7 +532,7 @@ impl Diagnoser {
             .await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let decided = self
-            .pipeline
+            .pipeline()?
             .approvals()
             .wait_decided(
                 &pending.approval_id,
@@ -569,25 +572,18 @@ impl Diagnoser {
         }
     }
 
-    fn system_prompt(&self, table: &str, max_steps: i32) -> Result<String, DiagnoseError> {
-        let env = minijinja::Environment::new();
-        let upstream = self
-            .settings
-            .lineage
-            .get(table)
-            .cloned()
-            .unwrap_or_default();
-        env.render_str(
-            SYSTEM_PROMPT,
-            minijinja::context! {
-                table => table,
-                description => "(see the first user message)",
-                upstream => upstream,
-                max_steps => max_steps,
-                report_format => REPORT_FORMAT,
-            },
+    fn system_prompt(&self, run: &Run, max_steps: i32) -> Result<String, DiagnoseError> {
+        diagnosis_system(
+            &run.table,
+            &run.description,
+            &self.upstream(&run.table),
+            max_steps as u32,
         )
-        .map_err(|e| DiagnoseError::Prompt(e.to_string()))
+        .map_err(DiagnoseError::Prompt)
+    }
+
+    pub(super) fn pipeline(&self) -> Result<Arc<Pipeline>, DiagnoseError> {
+        self.pipeline.upgrade().ok_or(DiagnoseError::ShuttingDown)
     }
 
     /// Upstream tables of `table` from config.
@@ -617,7 +613,7 @@ impl Diagnoser {
         for step in &steps {
             if let Some(id) = &step.approval_id {
                 let state = self
-                    .pipeline
+                    .pipeline()?
                     .approvals()
                     .get(id)
                     .await
@@ -669,7 +665,7 @@ impl Diagnoser {
             evidence,
             approvals,
             steps: run.steps,
-            usage: run.usage,
+            usage: run.usage.into(),
             cost_usd: run.cost_usd,
         })
     }

@@ -5,6 +5,8 @@
 pub mod claude;
 pub mod command;
 pub mod diagnose;
+pub mod diagnose_anomaly;
+pub mod prompts;
 pub mod report;
 pub mod runbook;
 pub mod runs;

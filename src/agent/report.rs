@@ -2,12 +2,33 @@
 //! people. Numbers about the run (cost, tokens, steps, approvals) come from Steward, never from
 //! the model.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::claude::Usage;
 
+/// Tokens a run used, summed over its model turns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl From<Usage> for TokenUsage {
+    fn from(u: Usage) -> Self {
+        Self {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+        }
+    }
+}
+
 /// What one tool step contributed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EvidenceItem {
     pub step: i32,
     pub tool: String,
@@ -20,7 +41,7 @@ pub struct EvidenceItem {
 }
 
 /// An approval the run asked for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ApprovalItem {
     pub approval_id: String,
     pub tool: String,
@@ -28,7 +49,7 @@ pub struct ApprovalItem {
 }
 
 /// The report, whichever path produced it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Report {
     pub run_id: String,
     pub table: String,
@@ -45,7 +66,7 @@ pub struct Report {
     pub evidence: Vec<EvidenceItem>,
     pub approvals: Vec<ApprovalItem>,
     pub steps: i32,
-    pub usage: Usage,
+    pub usage: TokenUsage,
     pub cost_usd: f64,
 }
 

@@ -22,14 +22,14 @@ struct TableFindings {
 
 /// Runs the runbook for `run.table` and its upstream tables and completes the run.
 pub async fn run(
-    pipeline: &Pipeline,
     caller: &Caller,
     run: &mut Run,
     diagnoser: &Diagnoser,
     progress: &dyn Progress,
 ) -> Result<(), DiagnoseError> {
+    let pipeline = diagnoser.pipeline()?;
     let mut steps = Steps {
-        pipeline,
+        pipeline: &pipeline,
         caller,
         diagnoser,
         progress,

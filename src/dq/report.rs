@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::checks::Severity;
+use crate::agent::report::Report;
 use crate::app::App;
 use crate::pipeline::{Caller, Outcome};
 use crate::principal::Channel;
@@ -20,6 +21,8 @@ pub struct CheckCommand {
     pub json: bool,
     pub fail_on: Option<Severity>,
     pub accept_schema: Option<String>,
+    /// Start a diagnosis run for every new anomaly.
+    pub diagnose: bool,
 }
 
 /// Runs the command; the exit code is 1 when a finding at or above `fail_on` exists.
@@ -49,7 +52,7 @@ pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
         "check": command.check,
         "as_of": command.as_of,
     });
-    let output = match app.pipeline.call(&caller, "run_checks", arguments).await? {
+    let mut output = match app.pipeline.call(&caller, "run_checks", arguments).await? {
         Outcome::Completed(value) => value,
         Outcome::PendingApproval(pending) => anyhow::bail!(
             "policy requires approval to run checks ({}); see `steward approvals show {}`",
@@ -57,10 +60,21 @@ pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
             pending.approval_id
         ),
     };
+    let reports = if command.diagnose {
+        diagnose_new_anomalies(app, &output).await?
+    } else {
+        Vec::new()
+    };
     if command.json {
+        if command.diagnose {
+            output["diagnoses"] = serde_json::to_value(&reports)?;
+        }
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         print!("{}", render(&output));
+        for report in &reports {
+            println!("\n{}", report.markdown());
+        }
     }
     let failing = output["results"].as_array().is_some_and(|results| {
         results.iter().any(|r| {
@@ -75,6 +89,37 @@ pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One diagnosis run per anomaly first seen in this run (ongoing ones were diagnosed before).
+async fn diagnose_new_anomalies(app: &App, output: &Value) -> anyhow::Result<Vec<Report>> {
+    let diagnoser = crate::agent::command::diagnoser(app)?;
+    let mut reports = Vec::new();
+    for result in output["results"].as_array().into_iter().flatten() {
+        if result["status"] != "anomaly" || result["finding"]["new"] != Value::Bool(true) {
+            continue;
+        }
+        let table = result["table"].as_str().unwrap_or_default();
+        let description = format!(
+            "data-quality check {} found an anomaly: {}",
+            result["check"].as_str().unwrap_or("?"),
+            result["message"].as_str().unwrap_or("")
+        );
+        eprintln!("diagnosing new finding in {table}");
+        let report = diagnoser
+            .start(&app.operator(), table, &description, None, &StderrProgress)
+            .await?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+struct StderrProgress;
+
+impl crate::agent::diagnose::Progress for StderrProgress {
+    fn line(&self, text: &str) {
+        eprintln!("  {text}");
+    }
 }
 
 /// The readable report: a summary line, then one line per check.

@@ -4,14 +4,16 @@
 
 pub mod auth;
 pub mod http;
+pub mod prompts;
 pub mod stdio;
 
 use std::sync::Arc;
 
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeResult, JsonObject, ListPromptsResult,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
     ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{ElicitationError, ElicitationMode, RequestContext};
@@ -19,8 +21,10 @@ use rmcp::{ErrorData as McpError, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
+use steward_tools::tool::ProgressSink;
 use steward_tools::{ToolError, ToolSpec};
 
+use crate::agent::settings::AgentSettings;
 use crate::pipeline::{CallError, Caller, Outcome, PendingApproval, Pipeline};
 use crate::principal::{Channel, Principal};
 
@@ -33,6 +37,8 @@ pub struct StewardServer {
     pipeline: Arc<Pipeline>,
     /// The human at the other end of stdio; HTTP sessions take theirs from the bearer token.
     local_human: Principal,
+    /// For the `diagnose_anomaly` prompt (lineage, step budget).
+    agent: AgentSettings,
 }
 
 /// The approval form shown through MCP elicitation.
@@ -63,10 +69,11 @@ pub struct PendingNotice {}
 rmcp::elicit_safe!(ApprovalForm, PendingNotice);
 
 impl StewardServer {
-    pub fn new(pipeline: Arc<Pipeline>, local_human: Principal) -> Self {
+    pub fn new(pipeline: Arc<Pipeline>, local_human: Principal, agent: AgentSettings) -> Self {
         Self {
             pipeline,
             local_human,
+            agent,
         }
     }
 
@@ -203,12 +210,17 @@ pub fn mcp_tool(spec: &ToolSpec) -> Tool {
 
 impl ServerHandler for StewardServer {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("steward", env!("CARGO_PKG_VERSION"))
-                    .with_title("Steward — data platform operations"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        InitializeResult::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("steward", env!("CARGO_PKG_VERSION"))
+                .with_title("Steward — data platform operations"),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -221,6 +233,22 @@ impl ServerHandler for StewardServer {
         ))
     }
 
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        prompts::get(request, &self.agent).map(Into::into)
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.pipeline.spec(name).map(mcp_tool)
     }
@@ -230,7 +258,10 @@ impl ServerHandler for StewardServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let (caller, human) = self.caller(&context);
+        let (mut caller, human) = self.caller(&context);
+        if let Some(token) = context.meta.get_progress_token() {
+            caller.progress = Some(progress_sink(context.peer.clone(), token));
+        }
         let arguments = request
             .arguments
             .map(Value::Object)
@@ -260,6 +291,25 @@ impl ServerHandler for StewardServer {
             Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
         }
     }
+}
+
+/// Forwards a tool's progress lines as `notifications/progress`, in order, numbered from 1.
+fn progress_sink(peer: rmcp::Peer<RoleServer>, token: rmcp::model::ProgressToken) -> ProgressSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut step = 0u32;
+        while let Some(message) = rx.recv().await {
+            step += 1;
+            let param = ProgressNotificationParam::new(token.clone(), f64::from(step))
+                .with_message(message);
+            if peer.notify_progress(param).await.is_err() {
+                break;
+            }
+        }
+    });
+    ProgressSink(Arc::new(move |message| {
+        let _ = tx.send(message);
+    }))
 }
 
 /// A result carrying `value` as structured content and as pretty JSON text.

@@ -35,6 +35,7 @@ TOOLS = {
     "run_checks",
     "profile_column",
     "compare_distributions",
+    "diagnose_anomaly",
 }
 READ_ONLY_ANNOTATIONS = {
     "read_only_hint": True,
@@ -48,7 +49,16 @@ DESTRUCTIVE_ANNOTATIONS = {
     "idempotent_hint": False,
     "open_world_hint": False,
 }
-ANNOTATIONS = {name: READ_ONLY_ANNOTATIONS for name in TOOLS} | {"execute_statement": DESTRUCTIVE_ANNOTATIONS}
+ORCHESTRATOR_ANNOTATIONS = {
+    "read_only_hint": False,
+    "destructive_hint": False,
+    "idempotent_hint": False,
+    "open_world_hint": True,
+}
+ANNOTATIONS = {name: READ_ONLY_ANNOTATIONS for name in TOOLS} | {
+    "execute_statement": DESTRUCTIVE_ANNOTATIONS,
+    "diagnose_anomaly": ORCHESTRATOR_ANNOTATIONS,
+}
 REFUSAL_PREFIX = "refused: DELETE is not read-only"
 
 
@@ -151,6 +161,47 @@ async def test_data_quality_tools(connection, steward) -> None:
     assert compared.structured_content["band"] == "stable"
     assert unconfigured.is_error is True
     assert text_of(unconfigured).startswith("no data-quality checks are configured"), text_of(unconfigured)
+
+
+async def test_diagnosis_prompt_and_tool_with_progress(connection) -> None:
+    progress: list[tuple[float, str | None]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, message))
+
+    async with connection.session() as session:
+        prompts = await session.list_prompts()
+        prompt = await session.get_prompt(
+            "diagnose_anomaly", {"table": "gold.orders", "description": "volume dropped 60%"}
+        )
+        missing = None
+        try:
+            await session.get_prompt("diagnose_anomaly", {"table": "gold.orders"})
+        except Exception as error:  # the SDK raises McpError for a JSON-RPC error
+            missing = str(error)
+        result = await session.call_tool(
+            "diagnose_anomaly",
+            {"table": "gold.orders", "description": "volume dropped 60%"},
+            progress_callback=on_progress,
+        )
+
+    assert [p.name for p in prompts.prompts] == ["diagnose_anomaly"]
+    assert [a.name for a in prompts.prompts[0].arguments] == ["table", "description"]
+    text = prompt.messages[0].content.text
+    assert "- Table: `gold.orders`\n- Reported: volume dropped 60%" in text
+    assert "Never invent numbers" in text
+    assert missing is not None and "needs a non-empty `description` argument" in missing
+
+    assert result.is_error is False, text_of(result)
+    report = result.structured_content
+    # No API key in the server's environment: the deterministic runbook, said so.
+    assert report["path"] == "runbook"
+    assert report["status"] == "completed"
+    assert report["path_note"].startswith("no API key in ANTHROPIC_API_KEY")
+    assert [e["tool"] for e in report["evidence"]] == ["describe_table", "query_warehouse"]
+    # One notification per step, numbered in order, after the run's first line.
+    assert [value for value, _ in progress] == [1.0, 2.0, 3.0], progress
+    assert progress[1][1].startswith("step 1: describe_table"), progress
 
 
 async def test_structured_content_matches_output_schema(connection) -> None:

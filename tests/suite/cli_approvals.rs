@@ -149,7 +149,7 @@ async fn policy_commands_test_and_explain_decisions() {
     let tested = steward(&db, &["policy", "test"]);
     assert_eq!(tested.code, 0, "{}{}", tested.stdout, tested.stderr);
     assert!(
-        tested.stdout.ends_with("20 passed, 0 failed\n"),
+        tested.stdout.ends_with("21 passed, 0 failed\n"),
         "{}",
         tested.stdout
     );

@@ -55,16 +55,39 @@ pub enum ToolError {
 pub struct CallContext {
     /// The identity backends act as (e.g. `X-Trino-User`): the human the call is made for.
     pub user: String,
+    /// That human's groups (tools that start work of their own act with them).
+    pub groups: Vec<String>,
     /// Cancelled when the caller gives up (MCP cancellation, shutdown).
     pub cancel: CancellationToken,
+    /// Where a long-running tool reports progress (MCP progress notifications), if anywhere.
+    pub progress: Option<ProgressSink>,
 }
 
 impl CallContext {
     pub fn new(user: impl Into<String>) -> Self {
         Self {
             user: user.into(),
+            groups: Vec::new(),
             cancel: CancellationToken::new(),
+            progress: None,
         }
+    }
+
+    /// Reports one line of progress to the caller, when it listens.
+    pub fn report_progress(&self, message: &str) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(message.to_string());
+        }
+    }
+}
+
+/// Receives progress messages of one call.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
     }
 }
 
