@@ -117,9 +117,15 @@ pub enum Command {
         /// Most tool rounds for this run (default from [agent] max_steps).
         #[arg(long, value_name = "N")]
         max_steps: Option<u32>,
+        /// Evaluate data-quality checks as of this instant (RFC 3339 or a date) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// List the most recent runs (id, created, state, path, table).
+        #[arg(long, conflicts_with_all = ["table", "resume"])]
+        list: bool,
     },
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
@@ -363,7 +369,9 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
             description,
             resume,
             max_steps,
+            as_of,
             json,
+            list,
         } => {
             let app = App::start(config).await?;
             let command = DiagnoseCommand {
@@ -371,7 +379,9 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 description,
                 resume,
                 max_steps,
+                as_of,
                 json,
+                list,
             };
             crate::agent::command::run(&app, command).await
         }

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use super::diagnose::{Diagnoser, Progress};
+use super::diagnose::{Diagnoser, Progress, RunRequest};
 use crate::app::App;
 
 /// What `steward diagnose` was asked to do.
@@ -15,7 +15,10 @@ pub struct DiagnoseCommand {
     pub description: Option<String>,
     pub resume: Option<String>,
     pub max_steps: Option<u32>,
+    pub as_of: Option<String>,
     pub json: bool,
+    /// List recent runs instead.
+    pub list: bool,
 }
 
 struct Stderr;
@@ -36,22 +39,26 @@ pub fn diagnoser(app: &App) -> anyhow::Result<Diagnoser> {
 
 pub async fn run(app: &App, command: DiagnoseCommand) -> anyhow::Result<ExitCode> {
     let diagnoser = diagnoser(app)?;
+    if command.list {
+        for (id, state, path, table, created) in diagnoser.runs().list(50).await? {
+            println!("{id}  {created}  {state:<16} {path:<8} {table}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = match (&command.resume, &command.table) {
         (Some(id), _) => diagnoser.resume(id, &Stderr).await?,
         (None, Some(table)) => {
-            let description = command.description.clone().unwrap_or_default();
-            diagnoser
-                .start(
-                    &app.operator(),
-                    table,
-                    &description,
-                    command.max_steps,
-                    &Stderr,
-                )
-                .await?
+            let request = RunRequest {
+                table: table.clone(),
+                description: command.description.clone().unwrap_or_default(),
+                max_steps: command.max_steps,
+                as_of: command.as_of.clone(),
+            };
+            diagnoser.start(&app.operator(), &request, &Stderr).await?
         }
         (None, None) => anyhow::bail!(
-            "say what to diagnose: --table SCHEMA.TABLE --description \"...\", or --resume RUN_ID"
+            "say what to diagnose: --table SCHEMA.TABLE --description \"...\", --resume RUN_ID \
+             or --list"
         ),
     };
     if command.json {

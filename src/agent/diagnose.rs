@@ -60,6 +60,19 @@ impl Progress for Silent {
     fn line(&self, _: &str) {}
 }
 
+/// What to diagnose.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunRequest {
+    /// The table the anomaly is in (`schema.table`).
+    pub table: String,
+    /// What looks wrong, in the words of whoever reported it.
+    pub description: String,
+    /// Most tool rounds (the configured `max_steps` when absent).
+    pub max_steps: Option<u32>,
+    /// Evaluate checks as of this instant (RFC 3339 or a date); now when absent.
+    pub as_of: Option<String>,
+}
+
 /// Starts and resumes diagnosis runs.
 #[derive(Clone)]
 pub struct Diagnoser {
@@ -106,16 +119,15 @@ impl Diagnoser {
     pub async fn start(
         &self,
         human: &Principal,
-        table: &str,
-        description: &str,
-        max_steps: Option<u32>,
+        request: &RunRequest,
         progress: &dyn Progress,
     ) -> Result<Report, DiagnoseError> {
-        let table = table.trim();
+        let max_steps = request.max_steps;
+        let table = request.table.trim();
         if table.is_empty() {
             return Err(DiagnoseError::EmptyTable);
         }
-        let description = description.trim();
+        let description = request.description.trim();
         if description.is_empty() {
             return Err(DiagnoseError::EmptyDescription);
         }
@@ -148,6 +160,7 @@ impl Diagnoser {
                 &human.groups,
                 path,
                 note.as_deref(),
+                request.as_of.as_deref(),
             )
             .await?;
         progress.line(&format!("run {id}: diagnosing {table} ({path})"));
@@ -578,6 +591,7 @@ impl Diagnoser {
             &run.description,
             &self.upstream(&run.table),
             max_steps as u32,
+            run.as_of.as_deref(),
         )
         .map_err(DiagnoseError::Prompt)
     }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use steward_tools::tool::{Annotations, CallContext, ToolError, TypedTool};
 
-use super::diagnose::{Diagnoser, Progress};
+use super::diagnose::{Diagnoser, Progress, RunRequest};
 use super::report::Report;
 use crate::principal::Principal;
 
@@ -23,6 +23,9 @@ pub struct Params {
     /// Most tool rounds for this run (the server's default when absent).
     #[serde(default)]
     pub max_steps: Option<u32>,
+    /// Evaluate data-quality checks as of this instant (RFC 3339 or a date); now when absent.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// The diagnoser is set once the pipeline exists (it runs its steps through that pipeline).
@@ -74,14 +77,14 @@ impl TypedTool for DiagnoseAnomaly {
             .get()
             .ok_or_else(|| ToolError::Failed("the diagnosis agent is not ready yet".into()))?;
         let human = Principal::human(ctx.user.clone(), ctx.groups.clone());
+        let request = RunRequest {
+            table: params.table,
+            description: params.description,
+            max_steps: params.max_steps,
+            as_of: params.as_of,
+        };
         diagnoser
-            .start(
-                &human,
-                &params.table,
-                &params.description,
-                params.max_steps,
-                &ToCaller(ctx),
-            )
+            .start(&human, &request, &ToCaller(ctx))
             .await
             .map_err(|e| ToolError::Failed(e.to_string()))
     }

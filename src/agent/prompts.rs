@@ -10,6 +10,7 @@ pub fn diagnosis_system(
     description: &str,
     upstream: &[String],
     max_steps: u32,
+    as_of: Option<&str>,
 ) -> Result<String, String> {
     let env = minijinja::Environment::new();
     env.render_str(
@@ -19,6 +20,7 @@ pub fn diagnosis_system(
             description => description,
             upstream => upstream,
             max_steps => max_steps,
+            as_of => as_of,
             report_format => REPORT_FORMAT,
         },
     )
@@ -36,11 +38,13 @@ mod tests {
             "volume dropped 60%",
             &["raw.payments".into(), "raw.events".into()],
             7,
+            Some("2026-11-30"),
         )
         .unwrap();
         assert!(text.contains("- Table: `gold.orders`\n- Reported: volume dropped 60%\n"));
         assert!(text.contains("(lineage): `raw.payments`, `raw.events`\n"));
         assert!(text.contains("at most 7 tool rounds"));
+        assert!(text.contains("- Evaluate as of: 2026-11-30 (pass it as `as_of` to run_checks)\n"));
         assert!(text.contains("### Likely root cause"));
         assert!(text.contains("Never invent numbers"));
     }

@@ -37,11 +37,15 @@ pub async fn run(
         next: run.steps,
     };
     let table = run.table.clone();
-    let own = investigate(&mut steps, &table).await?;
+    let as_of = run.as_of.clone();
+    let own = investigate(&mut steps, &table, as_of.as_deref()).await?;
     let upstream_tables = diagnoser.upstream(&table);
     let mut upstream = Vec::new();
     for up in &upstream_tables {
-        upstream.push((up.clone(), investigate(&mut steps, up).await?));
+        upstream.push((
+            up.clone(),
+            investigate(&mut steps, up, as_of.as_deref()).await?,
+        ));
     }
     run.steps = steps.next;
     run.report = Some(json!({ "body": body(&table, &own, &upstream) }));
@@ -97,7 +101,11 @@ impl Steps<'_> {
     }
 }
 
-async fn investigate(steps: &mut Steps<'_>, table: &str) -> Result<TableFindings, DiagnoseError> {
+async fn investigate(
+    steps: &mut Steps<'_>,
+    table: &str,
+    as_of: Option<&str>,
+) -> Result<TableFindings, DiagnoseError> {
     let mut found = TableFindings::default();
     let described = steps
         .call(
@@ -134,7 +142,9 @@ async fn investigate(steps: &mut Steps<'_>, table: &str) -> Result<TableFindings
         })
         .collect();
     if steps.diagnoser.has_checks(table)
-        && let Ok(checks) = steps.call("run_checks", json!({ "table": table })).await?
+        && let Ok(checks) = steps
+            .call("run_checks", json!({ "table": table, "as_of": as_of }))
+            .await?
     {
         for result in checks["results"].as_array().into_iter().flatten() {
             let line = format!(

@@ -65,6 +65,8 @@ pub struct Run {
     pub steps: i32,
     pub attempts: Vec<Value>,
     pub report: Option<Value>,
+    /// The instant checks are evaluated at (RFC 3339); now when absent.
+    pub as_of: Option<String>,
 }
 
 /// One tool step as stored.
@@ -133,6 +135,7 @@ type RunRow = (
     i32,
     sqlx::types::Json<Value>,
     Option<sqlx::types::Json<Value>>,
+    Option<String>,
 );
 
 impl RunStore {
@@ -149,11 +152,12 @@ impl RunStore {
         groups: &[String],
         path: &str,
         path_note: Option<&str>,
+        as_of: Option<&str>,
     ) -> Result<String, RunError> {
         let id = format!("run_{:016x}", rand::rng().random::<u64>());
         sqlx::query(
             "INSERT INTO steward.agent_runs (id, table_name, description, principal, groups, \
-             state, path, path_note) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)",
+             state, path, path_note, as_of) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)",
         )
         .bind(&id)
         .bind(table)
@@ -162,6 +166,7 @@ impl RunStore {
         .bind(groups)
         .bind(path)
         .bind(path_note)
+        .bind(as_of)
         .execute(&self.pool)
         .await?;
         Ok(id)
@@ -170,7 +175,7 @@ impl RunStore {
     pub async fn load(&self, id: &str) -> Result<Run, RunError> {
         let row: Option<RunRow> = sqlx::query_as(
             "SELECT id, table_name, description, principal, groups, state, path, path_note, \
-             model, messages, usage, cost_usd, steps, attempts, report \
+             model, messages, usage, cost_usd, steps, attempts, report, as_of \
              FROM steward.agent_runs WHERE id = $1",
         )
         .bind(id)
@@ -193,6 +198,7 @@ impl RunStore {
             steps: row.12,
             attempts: serde_json::from_value(row.13.0)?,
             report: row.14.map(|r| r.0),
+            as_of: row.15,
         })
     }
 
@@ -217,6 +223,21 @@ impl RunStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The newest runs: `(id, state, path, table, created_at)`.
+    pub async fn list(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, String, String)>, RunError> {
+        Ok(sqlx::query_as(
+            "SELECT id, state, path, table_name, \
+             to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+             FROM steward.agent_runs ORDER BY created_at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every step of a run, in order.

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::checks::Severity;
+use crate::agent::diagnose::RunRequest;
 use crate::agent::report::Report;
 use crate::app::App;
 use crate::pipeline::{Caller, Outcome};
@@ -61,7 +62,7 @@ pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
         ),
     };
     let reports = if command.diagnose {
-        diagnose_new_anomalies(app, &output).await?
+        diagnose_new_anomalies(app, &output, &command.as_of).await?
     } else {
         Vec::new()
     };
@@ -92,7 +93,11 @@ pub async fn run(app: &App, command: CheckCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// One diagnosis run per anomaly first seen in this run (ongoing ones were diagnosed before).
-async fn diagnose_new_anomalies(app: &App, output: &Value) -> anyhow::Result<Vec<Report>> {
+async fn diagnose_new_anomalies(
+    app: &App,
+    output: &Value,
+    as_of: &Option<String>,
+) -> anyhow::Result<Vec<Report>> {
     let diagnoser = crate::agent::command::diagnoser(app)?;
     let mut reports = Vec::new();
     for result in output["results"].as_array().into_iter().flatten() {
@@ -106,8 +111,14 @@ async fn diagnose_new_anomalies(app: &App, output: &Value) -> anyhow::Result<Vec
             result["message"].as_str().unwrap_or("")
         );
         eprintln!("diagnosing new finding in {table}");
+        let request = RunRequest {
+            table: table.to_string(),
+            description,
+            max_steps: None,
+            as_of: as_of.clone(),
+        };
         let report = diagnoser
-            .start(&app.operator(), table, &description, None, &StderrProgress)
+            .start(&app.operator(), &request, &StderrProgress)
             .await?;
         reports.push(report);
     }

@@ -62,7 +62,7 @@ pub fn get(
     let table = argument("table")?;
     let description = argument("description")?;
     let upstream = agent.lineage.get(&table).cloned().unwrap_or_default();
-    let text = diagnosis_system(&table, &description, &upstream, agent.max_steps)
+    let text = diagnosis_system(&table, &description, &upstream, agent.max_steps, None)
         .map_err(|e| McpError::internal_error(e, None))?;
     Ok(
         GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
-use steward::agent::diagnose::{Diagnoser, Silent};
+use steward::agent::diagnose::{Diagnoser, RunRequest, Silent};
 use steward::agent::report::Report;
 use steward::app::App;
 use steward::config::Config;
@@ -93,10 +93,18 @@ async fn setup(db: &TestDb, fake: Option<&FakeAnthropic>, extra: &str) -> Setup 
     }
 }
 
+fn request(table: &str, description: &str) -> RunRequest {
+    RunRequest {
+        table: table.into(),
+        description: description.into(),
+        ..RunRequest::default()
+    }
+}
+
 async fn diagnose(setup: &Setup, table: &str, description: &str) -> Report {
     setup
         .diagnoser
-        .start(&setup.app.operator(), table, description, None, &Silent)
+        .start(&setup.app.operator(), &request(table, description), &Silent)
         .await
         .unwrap()
 }
@@ -414,7 +422,11 @@ async fn bad_descriptions_are_refused_or_cut() {
     let setup = setup(&db, None, "").await;
     let empty = setup
         .diagnoser
-        .start(&setup.app.operator(), "gold.orders", "  ", None, &Silent)
+        .start(
+            &setup.app.operator(),
+            &request("gold.orders", "  "),
+            &Silent,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -491,9 +503,7 @@ async fn a_write_waits_for_a_cli_approval_then_runs_once() {
             diagnoser
                 .start(
                     &operator,
-                    "gold.orders",
-                    "order 900001 is missing",
-                    None,
+                    &request("gold.orders", "order 900001 is missing"),
                     &Silent,
                 )
                 .await
@@ -686,4 +696,99 @@ async fn a_run_killed_mid_flight_resumes_without_repeating_its_write() {
     .await
     .unwrap();
     assert_eq!(executions, 1);
+}
+
+#[tokio::test]
+async fn malformed_replies_and_timeouts_are_retried_before_falling_back() {
+    let db = TestDb::new().await;
+    let fake = FakeAnthropic::start().await;
+    fake.push_for(PRIMARY, Reply::malformed());
+    fake.push_for(PRIMARY, Reply::slow(Duration::from_secs(3)));
+    fake.push_for(PRIMARY, Reply::malformed());
+    fake.push_for(FALLBACK, Reply::text("### Summary\nok"));
+    let setup = setup(&db, Some(&fake), "request_timeout_secs = 1").await;
+    let report = diagnose(&setup, "gold.orders", "x").await;
+    assert_eq!(report.status, "completed");
+    assert_eq!(report.model.as_deref(), Some(FALLBACK));
+    let note = report.path_note.unwrap();
+    assert!(
+        note.contains("malformed") && note.contains("timeout"),
+        "{note}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_decided_while_steward_was_down_is_honoured_on_resume() {
+    let db = TestDb::new().await;
+    let fake = FakeAnthropic::start().await;
+    fake.push(Reply::tool_use(vec![(
+        "toolu_w",
+        "execute_statement",
+        json!({"sql": INSERT}),
+    )]));
+    fake.push(Reply::text("### Summary\ninserted after approval"));
+    // The run gives up waiting after a second and stops as waiting_approval.
+    let setup = setup(&db, Some(&fake), "deadline_secs = 1").await;
+    let report = diagnose(&setup, "gold.orders", "order 900001 missing").await;
+    assert_eq!(report.status, "waiting_approval");
+    assert_eq!(
+        count(
+            &db,
+            "select count(*) from gold.orders where order_id = 900001"
+        )
+        .await,
+        0
+    );
+    // Decided while no Steward process runs the diagnosis.
+    let approval = report.approvals[0].approval_id.clone();
+    let out = cli(
+        &setup,
+        &db,
+        &["approvals", "approve", &approval, "--as", "bob"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resumed = setup
+        .diagnoser
+        .resume(&report.run_id, &Silent)
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, "completed");
+    assert_eq!(resumed.body, "### Summary\ninserted after approval");
+    assert_eq!(resumed.approvals[0].state, "executed");
+    assert_eq!(
+        count(
+            &db,
+            "select count(*) from gold.orders where order_id = 900001"
+        )
+        .await,
+        1
+    );
+    // Resuming a finished run changes nothing and runs nothing again.
+    let again = setup
+        .diagnoser
+        .resume(&report.run_id, &Silent)
+        .await
+        .unwrap();
+    assert_eq!(again, resumed);
+    assert_eq!(fake.requests().len(), 2);
+    fake.assert_all_valid();
+}
+
+#[tokio::test]
+async fn resuming_an_unknown_run_is_named() {
+    let db = TestDb::new().await;
+    let setup = setup(&db, None, "").await;
+    let err = setup
+        .diagnoser
+        .resume("run_nope", &Silent)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no diagnosis run \"run_nope\"; list runs with `steward diagnose --list`"
+    );
 }

@@ -703,3 +703,47 @@ fn a_bad_check_in_config_is_named() {
          freshness, null_rate, uniqueness, schema, distribution"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_diagnose_starts_one_run_per_new_anomaly() {
+    let db = TestDb::new().await;
+    seed_history(&db).await;
+    let run = || {
+        Command::new(steward_bin())
+            .args(["check", "--config", DEMO_CHECKS, "--as-of", AS_OF])
+            .args(["--table", "raw.payments", "--diagnose", "--json"])
+            .env_clear()
+            .env("STEWARD_DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diagnoses = json["diagnoses"].as_array().unwrap();
+    assert_eq!(diagnoses.len(), 1);
+    let report = &diagnoses[0];
+    assert_eq!(report["table"], json!("raw.payments"));
+    assert_eq!(report["path"], json!("runbook"));
+    assert_eq!(report["status"], json!("completed"));
+    assert!(
+        report["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("data-quality check null_rate:raw.payments:payment_method found an anomaly: payment_method is NULL in 37.00%"),
+        "{report}"
+    );
+    assert!(
+        report["body"].as_str().unwrap().contains(
+            "`raw.payments.payment_method` is NULL in 37.0% of the last day's rows vs 1.0% before"
+        ),
+        "{report}"
+    );
+    // The same ongoing anomaly is not diagnosed again.
+    let again: Value = serde_json::from_slice(&run().stdout).unwrap();
+    assert_eq!(again["diagnoses"], json!([]));
+}
