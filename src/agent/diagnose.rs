@@ -156,8 +156,7 @@ impl Diagnoser {
             .create(
                 table,
                 &description,
-                &human.id,
-                &human.groups,
+                human,
                 path,
                 note.as_deref(),
                 request.as_of.as_deref(),

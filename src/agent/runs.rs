@@ -7,6 +7,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::claude::{InputMessage, Usage};
+use crate::principal::Principal;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -148,8 +149,7 @@ impl RunStore {
         &self,
         table: &str,
         description: &str,
-        principal: &str,
-        groups: &[String],
+        human: &Principal,
         path: &str,
         path_note: Option<&str>,
         as_of: Option<&str>,
@@ -162,8 +162,8 @@ impl RunStore {
         .bind(&id)
         .bind(table)
         .bind(description)
-        .bind(principal)
-        .bind(groups)
+        .bind(&human.id)
+        .bind(&human.groups)
         .bind(path)
         .bind(path_note)
         .bind(as_of)
