@@ -15,6 +15,9 @@ demo: services build seed
 	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" scripts/demo/mcp_session.py
 	@echo; echo "== data-quality checks on the demo history (steward check) =="
 	@$(DEV_ENV); "$$STEWARD_BIN" check --config scripts/demo/checks.toml --as-of 2026-11-30
+	@echo; echo "== diagnosis of the drifted feature (Claude when ANTHROPIC_API_KEY is set, else the runbook) =="
+	@$(DEV_ENV); "$$STEWARD_BIN" diagnose --config scripts/demo/checks.toml --as-of 2026-11-30 \
+		--table features.customer_scores --description "churn_risk is much higher than usual since yesterday"
 
 ## test: everything CI runs — lint, Rust tests on real Postgres, MCP conformance (Python SDK)
 test: services lint

@@ -161,7 +161,18 @@ async def step_initialize(session: ClientSession) -> None:
 
 
 DESTRUCTIVE_TOOLS = {"execute_statement"}
-EXPECTED_TOOLS = {"list_tables", "describe_table", "query_warehouse", "approval_status"} | DESTRUCTIVE_TOOLS
+# Changes nothing itself; every tool call of the diagnosis it starts is decided on its own.
+ORCHESTRATOR_TOOLS = {"diagnose_anomaly"}
+READ_ONLY_TOOLS = {
+    "list_tables",
+    "describe_table",
+    "query_warehouse",
+    "approval_status",
+    "run_checks",
+    "profile_column",
+    "compare_distributions",
+}
+EXPECTED_TOOLS = READ_ONLY_TOOLS | DESTRUCTIVE_TOOLS | ORCHESTRATOR_TOOLS
 
 
 async def step_list_tools(session: ClientSession) -> None:
@@ -174,9 +185,10 @@ async def step_list_tools(session: ClientSession) -> None:
     for t in tools:
         a = t.annotations
         destructive = t.name in DESTRUCTIVE_TOOLS
-        if a is None or a.read_only_hint is destructive or a.destructive_hint is not destructive:
+        read_only = t.name in READ_ONLY_TOOLS
+        if a is None or a.read_only_hint is not read_only or a.destructive_hint is not destructive:
             raise StepFailed(f"{t.name} has the wrong annotations: {a}")
-        rows.append([t.name, t.title or "", "no" if destructive else "yes", "yes" if destructive else "no"])
+        rows.append([t.name, t.title or "", "yes" if read_only else "no", "yes" if destructive else "no"])
     table(["name", "title", "read-only", "destructive"], rows)
 
 
