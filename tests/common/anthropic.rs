@@ -37,11 +37,8 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-/// The OpenAPI spec, relative to the crate: the repository sits next to `shared/`.
-pub const SPEC_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/specs/anthropic/anthropic_openapi_stainless.json"
-);
+/// The OpenAPI spec, inside the shared specs (see [`super::shared_dir`]).
+pub const SPEC_PATH: &str = "specs/anthropic/anthropic_openapi_stainless.json";
 /// Overrides [`SPEC_PATH`].
 pub const SPEC_ENV: &str = "ANTHROPIC_OPENAPI_SPEC";
 
@@ -564,7 +561,8 @@ impl Spec {
     pub fn get() -> &'static Spec {
         static SPEC: OnceLock<Spec> = OnceLock::new();
         SPEC.get_or_init(|| {
-            let path = std::env::var(SPEC_ENV).unwrap_or_else(|_| SPEC_PATH.to_string());
+            let path = std::env::var(SPEC_ENV)
+                .unwrap_or_else(|_| super::shared_dir().join(SPEC_PATH).display().to_string());
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
                 panic!(
                     "read the Anthropic OpenAPI spec at {path} (set {SPEC_ENV} to override): {e}"

@@ -254,6 +254,17 @@ pub fn ctx() -> steward_tools::CallContext {
     steward_tools::CallContext::new("test-user")
 }
 
+/// The shared specs and data sets: next to the checkout (`../shared`), or at /work/shared for
+/// a clone elsewhere on the same machine (CI's).
+pub fn shared_dir() -> std::path::PathBuf {
+    let beside = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    if beside.is_dir() {
+        beside.to_path_buf()
+    } else {
+        std::path::PathBuf::from("/work/shared")
+    }
+}
+
 /// Path of the `steward` binary built for these tests.
 pub fn steward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_steward")

@@ -6,17 +6,10 @@ use std::process::Command;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
-use crate::common::steward_bin;
+use crate::common::{shared_dir, steward_bin};
 
-/// The shared data sets sit next to the checkout (`../shared`); CI's clone may live
-/// elsewhere on the same machine, where they are at /work/shared.
 fn nab_dir() -> String {
-    let beside = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nab");
-    if std::path::Path::new(beside).is_dir() {
-        beside.to_string()
-    } else {
-        "/work/shared/data/nab".to_string()
-    }
+    shared_dir().join("data/nab").display().to_string()
 }
 
 #[test]
