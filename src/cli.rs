@@ -14,7 +14,6 @@ use crate::agent::command::DiagnoseCommand;
 use crate::app::App;
 use crate::config::Config;
 use crate::config_check;
-use crate::dq::checks::Severity;
 use crate::dq::report::CheckCommand;
 use crate::mcp::StewardServer;
 use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
@@ -80,53 +79,9 @@ pub enum Command {
         command: AuditCommand,
     },
     /// Run the configured data-quality checks, record findings and print the results.
-    Check {
-        /// Only the checks of this table (schema.table).
-        #[arg(long, value_name = "TABLE")]
-        table: Option<String>,
-        /// Only the check with this name.
-        #[arg(long, value_name = "NAME")]
-        check: Option<String>,
-        /// Evaluate as of this instant (RFC 3339 or a date, UTC) instead of now.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<String>,
-        /// Print the results as JSON (the run_checks tool's output).
-        #[arg(long)]
-        json: bool,
-        /// Exit 1 when an anomaly or check error at this severity or above exists (P0..P3).
-        #[arg(long, value_name = "SEVERITY")]
-        fail_on: Option<Severity>,
-        /// Accept the table's current columns as the baseline of this schema check.
-        #[arg(long, value_name = "CHECK")]
-        accept_schema: Option<String>,
-        /// Start a diagnosis run (see `steward diagnose`) for every new anomaly.
-        #[arg(long)]
-        diagnose: bool,
-    },
+    Check(CheckCommand),
     /// Diagnose a data-quality anomaly with the agent (or the runbook without a model).
-    Diagnose {
-        /// The table the anomaly is in (schema.table).
-        #[arg(long, value_name = "TABLE", conflicts_with = "resume")]
-        table: Option<String>,
-        /// What looks wrong, e.g. "row count dropped 60% since yesterday".
-        #[arg(long, value_name = "TEXT", requires = "table")]
-        description: Option<String>,
-        /// Continue a stored run (killed, or waiting for an approval).
-        #[arg(long, value_name = "RUN_ID")]
-        resume: Option<String>,
-        /// Most tool rounds for this run (default from [agent] max_steps).
-        #[arg(long, value_name = "N")]
-        max_steps: Option<u32>,
-        /// Evaluate data-quality checks as of this instant (RFC 3339 or a date) instead of now.
-        #[arg(long, value_name = "TIME")]
-        as_of: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// List the most recent runs (id, created, state, path, table).
-        #[arg(long, conflicts_with_all = ["table", "resume"])]
-        list: bool,
-    },
+    Diagnose(DiagnoseCommand),
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
         #[command(subcommand)]
@@ -343,47 +298,11 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 }
             }
         }
-        Command::Check {
-            table,
-            check,
-            as_of,
-            json,
-            fail_on,
-            accept_schema,
-            diagnose,
-        } => {
-            let app = App::start(config).await?;
-            let command = CheckCommand {
-                table,
-                check,
-                as_of,
-                json,
-                fail_on,
-                accept_schema,
-                diagnose,
-            };
-            crate::dq::report::run(&app, command).await
+        Command::Check(command) => {
+            crate::dq::report::run(&App::start(config).await?, command).await
         }
-        Command::Diagnose {
-            table,
-            description,
-            resume,
-            max_steps,
-            as_of,
-            json,
-            list,
-        } => {
-            let app = App::start(config).await?;
-            let command = DiagnoseCommand {
-                table,
-                description,
-                resume,
-                max_steps,
-                as_of,
-                json,
-                list,
-            };
-            crate::agent::command::run(&app, command).await
+        Command::Diagnose(command) => {
+            crate::agent::command::run(&App::start(config).await?, command).await
         }
         Command::Approvals { command } => approvals(App::start(config).await?, command).await,
         Command::Policy { command } => policy(&config, command),

@@ -9,15 +9,28 @@ use super::diagnose::{Diagnoser, Progress, RunRequest};
 use crate::app::App;
 
 /// What `steward diagnose` was asked to do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct DiagnoseCommand {
+    /// The table the anomaly is in (schema.table).
+    #[arg(long, value_name = "TABLE", conflicts_with = "resume")]
     pub table: Option<String>,
+    /// What looks wrong, e.g. "row count dropped 60% since yesterday".
+    #[arg(long, value_name = "TEXT", requires = "table")]
     pub description: Option<String>,
+    /// Continue a stored run (killed, or waiting for an approval).
+    #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
+    /// Most tool rounds for this run (default from [agent] max_steps).
+    #[arg(long, value_name = "N")]
     pub max_steps: Option<u32>,
+    /// Evaluate data-quality checks as of this instant (RFC 3339 or a date) instead of now.
+    #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
     pub json: bool,
-    /// List recent runs instead.
+    /// List the most recent runs (id, created, state, path, table).
+    #[arg(long, conflicts_with_all = ["table", "resume"])]
     pub list: bool,
 }
 

@@ -1058,23 +1058,37 @@ fn iban_length(country: [u8; 2]) -> Option<usize> {
     usize::try_from(read_number(entry, 2, 4)?).ok()
 }
 
-const MAX_IBAN: usize = 34;
-
-fn ibans(text: &str, hits: &mut Vec<Hit>) {
+/// Walks `text` left to right: at each position `at` returns the end and kind of a match (the
+/// walk resumes after it, so matches never overlap) or the position to resume from.
+fn scan(
+    text: &str,
+    hits: &mut Vec<Hit>,
+    at: impl Fn(&[u8], usize) -> Result<(usize, RedactionKind), usize>,
+) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        match iban_at(bytes, i) {
-            Some(end) => {
+        match at(bytes, i) {
+            Ok((end, kind)) => {
                 hits.push(Hit {
                     range: i..end,
-                    kind: RedactionKind::Iban,
+                    kind,
                 });
                 i = end;
             }
-            None => i += 1,
+            Err(next) => i = next.max(i + 1),
         }
     }
+}
+
+const MAX_IBAN: usize = 34;
+
+fn ibans(text: &str, hits: &mut Vec<Hit>) {
+    scan(text, hits, |bytes, i| {
+        iban_at(bytes, i)
+            .map(|end| (end, RedactionKind::Iban))
+            .ok_or(i + 1)
+    });
 }
 
 /// The end of a valid IBAN starting at `start`, unbroken or printed in groups of four.
@@ -1228,24 +1242,14 @@ fn evenly_separated(groups: &[Group], allowed: &[u8]) -> bool {
 // Payment cards.
 
 fn cards(text: &str, hits: &mut Vec<Hit>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
+    scan(text, hits, |bytes, i| {
         if !bytes[i].is_ascii_digit() || glued_before(bytes, i) {
-            i += 1;
-            continue;
+            return Err(i + 1);
         }
-        match card_at(bytes, i) {
-            Some(end) => {
-                hits.push(Hit {
-                    range: i..end,
-                    kind: RedactionKind::Card,
-                });
-                i = end;
-            }
-            None => i = run_end(bytes, i, is_digit),
-        }
-    }
+        card_at(bytes, i)
+            .map(|end| (end, RedactionKind::Card))
+            .ok_or_else(|| run_end(bytes, i, is_digit))
+    });
 }
 
 fn card_at(bytes: &[u8], start: usize) -> Option<usize> {
@@ -1308,9 +1312,7 @@ fn luhn_ok(digits: &[u8]) -> bool {
 const DNI_LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
 
 fn spanish_ids(text: &str, hits: &mut Vec<Hit>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
+    scan(text, hits, |bytes, i| {
         let found = if glued_before(bytes, i) {
             None
         } else if bytes[i].is_ascii_digit() {
@@ -1318,17 +1320,8 @@ fn spanish_ids(text: &str, hits: &mut Vec<Hit>) {
         } else {
             nie_at(bytes, i).map(|end| (end, RedactionKind::Nie))
         };
-        match found {
-            Some((end, kind)) => {
-                hits.push(Hit {
-                    range: i..end,
-                    kind,
-                });
-                i = end;
-            }
-            None => i += 1,
-        }
-    }
+        found.ok_or(i + 1)
+    });
 }
 
 /// `12345678Z`, `12345678-Z`, `12345678 Z`, `12.345.678-Z`.
@@ -1395,20 +1388,11 @@ fn read_number(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
 // Phones.
 
 fn phones(text: &str, hits: &mut Vec<Hit>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match phone_at(bytes, i) {
-            Some(end) => {
-                hits.push(Hit {
-                    range: i..end,
-                    kind: RedactionKind::Phone,
-                });
-                i = end;
-            }
-            None => i += 1,
-        }
-    }
+    scan(text, hits, |bytes, i| {
+        phone_at(bytes, i)
+            .map(|end| (end, RedactionKind::Phone))
+            .ok_or(i + 1)
+    });
 }
 
 fn phone_at(bytes: &[u8], start: usize) -> Option<usize> {

@@ -14,15 +14,28 @@ use crate::pipeline::{Caller, Outcome};
 use crate::principal::Channel;
 
 /// What `steward check` was asked to do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct CheckCommand {
+    /// Only the checks of this table (schema.table).
+    #[arg(long, value_name = "TABLE")]
     pub table: Option<String>,
+    /// Only the check with this name.
+    #[arg(long, value_name = "NAME")]
     pub check: Option<String>,
+    /// Evaluate as of this instant (RFC 3339 or a date, UTC) instead of now.
+    #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
+    /// Print the results as JSON (the run_checks tool's output).
+    #[arg(long)]
     pub json: bool,
+    /// Exit 1 when an anomaly or check error at this severity or above exists (P0..P3).
+    #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
+    /// Accept the table's current columns as the baseline of this schema check.
+    #[arg(long, value_name = "CHECK")]
     pub accept_schema: Option<String>,
-    /// Start a diagnosis run for every new anomaly.
+    /// Start a diagnosis run (see `steward diagnose`) for every new anomaly.
+    #[arg(long)]
     pub diagnose: bool,
 }
 
