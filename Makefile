@@ -5,7 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/steward/target
 export STEWARD_BIN ?= $(CARGO_TARGET_DIR)/debug/steward
-# Loads STEWARD_DATABASE_URL, STEWARD_DEV_PYTHON, STEWARD_PG_BIN for the local services.
+# Loads STEWARD_DATABASE_URL, STEWARD_DEV_PYTHON, STEWARD_PG_BIN and the embedding model's
+# STEWARD_EMBED_MODEL, STEWARD_EMBED_TOKENIZER, ORT_DYLIB_PATH for the local services.
 DEV_ENV := eval "$$(scripts/dev-services env)"
 
 .PHONY: demo test services stop build seed lint conformance policy-test
@@ -15,6 +16,9 @@ demo: services build seed
 	@$(DEV_ENV); "$$STEWARD_DEV_PYTHON" scripts/demo/mcp_session.py
 	@echo; echo "== data-quality checks on the demo history (steward check) =="
 	@$(DEV_ENV); "$$STEWARD_BIN" check --config scripts/demo/checks.toml --as-of 2026-11-30
+	@echo; echo "== index the demo runbooks (Spanish and English) and ask them =="
+	@$(DEV_ENV); "$$STEWARD_BIN" index scripts/demo/runbooks --kind runbook
+	@$(DEV_ENV); "$$STEWARD_BIN" ask "¿Qué hago si cae el volumen de eventos?"
 	@echo; echo "== diagnosis of the drifted feature (Claude when ANTHROPIC_API_KEY is set, else the runbook) =="
 	@$(DEV_ENV); "$$STEWARD_BIN" diagnose --config scripts/demo/checks.toml --as-of 2026-11-30 \
 		--table features.customer_scores --description "churn_risk is much higher than usual since yesterday"

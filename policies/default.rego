@@ -50,6 +50,8 @@ known_tools := {
 	"profile_column",
 	"compare_distributions",
 	"diagnose_anomaly",
+	"retrieve",
+	"answer",
 }
 
 # Tools that change nothing themselves but start work whose every tool call is decided by this

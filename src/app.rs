@@ -25,6 +25,9 @@ use crate::mcp::auth::TokenVerifier;
 use crate::pipeline::Pipeline;
 use crate::policy::{PolicyConfig, PolicyEngine, PolicyError};
 use crate::principal::Principal;
+use crate::rag::answer::Answer;
+use crate::rag::retrieve::Retrieve;
+use crate::rag::service::Rag;
 use crate::storage::{self, STORAGE_SCHEMA, StorageError};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,8 @@ pub struct App {
     pub dq: Engine,
     /// The diagnosis agent (the `diagnose_anomaly` tool and `steward diagnose`).
     pub diagnoser: DiagnoserSlot,
+    /// Retrieval over runbooks and docs (`steward index`, `ask`, the retrieve/answer tools).
+    pub rag: Rag,
 }
 
 impl App {
@@ -79,6 +84,15 @@ impl App {
         )));
         tools.push(tool::register(ProfileColumn::new(aggregates.clone())));
         tools.push(tool::register(CompareDistributions::new(aggregates)));
+        let rag = Rag::new(config.rag.clone(), storage.clone());
+        tools.push(tool::register(Retrieve::new(rag.clone())));
+        tools.push(tool::register(Answer::new(
+            rag.clone(),
+            config
+                .agent
+                .client()
+                .map_err(|e| AppError::Agent(e.to_string()))?,
+        )));
         let diagnoser: DiagnoserSlot = Arc::default();
         tools.push(tool::register(DiagnoseAnomaly::new(diagnoser.clone())));
         let pipeline = Arc::new(Pipeline::new(
@@ -103,6 +117,7 @@ impl App {
             storage,
             pipeline,
             diagnoser,
+            rag,
         })
     }
 

@@ -19,6 +19,8 @@ use crate::mcp::StewardServer;
 use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
 use crate::pipeline::{Caller, Outcome};
 use crate::principal::Channel;
+use crate::rag::command::{AskCommand, IndexCommand, ReindexCommand};
+use crate::rag::eval::EvalRetrievalCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,6 +84,12 @@ pub enum Command {
     Check(CheckCommand),
     /// Diagnose a data-quality anomaly with the agent (or the runbook without a model).
     Diagnose(DiagnoseCommand),
+    /// Index runbooks and docs (Markdown, text, HTML) for retrieval; unchanged files are skipped.
+    Index(IndexCommand),
+    /// Re-embed every chunk with the configured model, then switch queries to it.
+    Reindex(ReindexCommand),
+    /// Answer a question from the indexed runbooks and docs, with citations.
+    Ask(AskCommand),
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
         #[command(subcommand)]
@@ -101,6 +109,9 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Index a BEIR dataset into its own tenant and measure retrieval per mode: nDCG@10,
+    /// Recall@10, Recall@100, MRR@10 and query latency p50/p95.
+    Retrieval(EvalRetrievalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,6 +320,39 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
         Command::Audit { command } => audit(App::start(config).await?, command).await,
         Command::Serve { http } => {
             serve(config, http).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Index(command) => {
+            crate::rag::command::index(&App::start(config).await?, command).await
+        }
+        Command::Reindex(command) => {
+            crate::rag::command::reindex(&App::start(config).await?, command).await
+        }
+        Command::Ask(command) => {
+            crate::rag::command::ask(&App::start(config).await?, command).await
+        }
+        Command::Eval {
+            command: EvalCommand::Retrieval(command),
+        } => {
+            let app = App::start(config).await?;
+            let json = command.json;
+            let report = crate::rag::eval::run(&app.rag, command).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("mode     nDCG@10  Recall@10  Recall@100  MRR@10   p50 ms  p95 ms");
+                for (mode, r) in &report {
+                    println!(
+                        "{mode:<8} {:>7.4}  {:>9.4}  {:>10.4}  {:>6.4}  {:>7.1} {:>7.1}",
+                        r.ndcg_at_10,
+                        r.recall_at_10,
+                        r.recall_at_100,
+                        r.mrr_at_10,
+                        r.p50_ms,
+                        r.p95_ms
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { .. } | Command::Eval { .. } => Ok(ExitCode::SUCCESS),

@@ -16,6 +16,7 @@ use crate::agent::settings::{AgentSettings, RawAgent};
 use crate::dq::checks::{
     Check, RawCheck, RawSeverityRule, SeverityRule, resolve_checks, resolve_severity_rules,
 };
+use crate::rag::settings::{RagSettings, RawRag};
 
 /// Environment variable holding the storage (and default warehouse) Postgres URL.
 pub const DEFAULT_DATABASE_URL_ENV: &str = "STEWARD_DATABASE_URL";
@@ -73,6 +74,7 @@ struct RawConfig {
     checks: Option<Vec<RawCheck>>,
     dq: Option<RawDq>,
     agent: Option<RawAgent>,
+    rag: Option<RawRag>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,6 +263,7 @@ pub struct Config {
     pub people: BTreeMap<String, Vec<String>>,
     pub dq: DqSettings,
     pub agent: AgentSettings,
+    pub rag: RagSettings,
 }
 
 /// Data-quality checks and the rules giving their findings a severity.
@@ -544,6 +547,8 @@ fn resolve(
     };
     let agent =
         crate::agent::settings::resolve(raw.agent.unwrap_or_default(), env).map_err(value_error)?;
+    let rag =
+        crate::rag::settings::resolve(raw.rag.unwrap_or_default(), env).map_err(value_error)?;
     Ok(Config {
         source,
         storage,
@@ -553,6 +558,7 @@ fn resolve(
         people,
         dq,
         agent,
+        rag,
     })
 }
 
@@ -724,7 +730,7 @@ mod tests {
         );
         assert_eq!(
             load_str("[wharehouse]\n", &[]).unwrap_err(),
-            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`, `checks`, `dq`, `agent`"
+            "steward.toml: at `wharehouse`: unknown field `wharehouse`, expected one of `storage`, `warehouse`, `server`, `policy`, `people`, `trino`, `checks`, `dq`, `agent`, `rag`"
         );
     }
 

@@ -16,4 +16,5 @@ pub mod mcp;
 pub mod pipeline;
 pub mod policy;
 pub mod principal;
+pub mod rag;
 pub mod storage;

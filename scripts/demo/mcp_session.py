@@ -171,6 +171,8 @@ READ_ONLY_TOOLS = {
     "run_checks",
     "profile_column",
     "compare_distributions",
+    "retrieve",
+    "answer",
 }
 EXPECTED_TOOLS = READ_ONLY_TOOLS | DESTRUCTIVE_TOOLS | ORCHESTRATOR_TOOLS
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::claude::{
-    Claude, ClaudeConfig, ClaudeError, ContentBlock, InputMessage, MessageRequest, Role,
-    StopReason, ToolDefinition, ToolResult, ToolUse, cost_usd,
+    Claude, ClaudeError, ContentBlock, InputMessage, MessageRequest, Role, StopReason,
+    ToolDefinition, ToolResult, ToolUse, cost_usd,
 };
 use super::prompts::diagnosis_system;
 use super::report::{ApprovalItem, EvidenceItem, Report};
@@ -92,20 +92,9 @@ impl Diagnoser {
         runs: RunStore,
         check_tables: Vec<String>,
     ) -> Result<Self, DiagnoseError> {
-        let claude = match &settings.api_key {
-            Some(key) => {
-                let mut config = ClaudeConfig::new(key.clone(), settings.models.clone());
-                config.base_url = settings.base_url.clone();
-                config.api_key_env = settings.api_key_env.clone();
-                config.request_timeout = settings.request_timeout;
-                config.max_retries = settings.max_retries;
-                config.backoff_base = settings.backoff_base;
-                config.backoff_cap = settings.backoff_cap;
-                config.retry_after_cap = settings.retry_after_cap;
-                Some(Claude::new(config).map_err(|e| DiagnoseError::Client(e.to_string()))?)
-            }
-            None => None,
-        };
+        let claude = settings
+            .client()
+            .map_err(|e| DiagnoseError::Client(e.to_string()))?;
         Ok(Self {
             pipeline: Arc::downgrade(&pipeline),
             settings,

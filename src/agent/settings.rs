@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::claude::{ApiKey, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, Price};
+use super::claude::{
+    ApiKey, Claude, ClaudeConfig, ClaudeError, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, Price,
+};
 
 /// `[agent]` exactly as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,6 +79,22 @@ pub const UNKNOWN_MODEL_PRICE: Price = Price {
 };
 
 impl AgentSettings {
+    /// The Messages API client, or `None` without an API key.
+    pub fn client(&self) -> Result<Option<Claude>, ClaudeError> {
+        let Some(key) = &self.api_key else {
+            return Ok(None);
+        };
+        let mut config = ClaudeConfig::new(key.clone(), self.models.clone());
+        config.base_url = self.base_url.clone();
+        config.api_key_env = self.api_key_env.clone();
+        config.request_timeout = self.request_timeout;
+        config.max_retries = self.max_retries;
+        config.backoff_base = self.backoff_base;
+        config.backoff_cap = self.backoff_cap;
+        config.retry_after_cap = self.retry_after_cap;
+        Claude::new(config).map(Some)
+    }
+
     pub fn price(&self, model: &str) -> Price {
         self.prices
             .get(model)

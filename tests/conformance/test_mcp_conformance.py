@@ -36,6 +36,8 @@ TOOLS = {
     "profile_column",
     "compare_distributions",
     "diagnose_anomaly",
+    "retrieve",
+    "answer",
 }
 READ_ONLY_ANNOTATIONS = {
     "read_only_hint": True,
@@ -58,6 +60,8 @@ ORCHESTRATOR_ANNOTATIONS = {
 ANNOTATIONS = {name: READ_ONLY_ANNOTATIONS for name in TOOLS} | {
     "execute_statement": DESTRUCTIVE_ANNOTATIONS,
     "diagnose_anomaly": ORCHESTRATOR_ANNOTATIONS,
+    # Reads only, but asks a language model when one is configured.
+    "answer": READ_ONLY_ANNOTATIONS | {"open_world_hint": True},
 }
 REFUSAL_PREFIX = "refused: DELETE is not read-only"
 

@@ -499,7 +499,7 @@ async fn reads_run_denials_and_unknown_tools_are_refused_and_everything_is_audit
         unknown.to_string(),
         "unknown tool \"drop_everything\"; available tools: list_tables, describe_table, \
          query_warehouse, execute_statement, approval_status, run_checks, profile_column, \
-         compare_distributions, diagnose_anomaly"
+         compare_distributions, retrieve, answer, diagnose_anomaly"
     );
     let read_only = app
         .pipeline

@@ -1,0 +1,317 @@
+//! Retrieval for one tenant: vector top-k (cosine over the active model's HNSW index),
+//! language-aware full-text top-k (each chunk matched with its own language's stemming) and
+//! their Reciprocal Rank Fusion; every hit carries its rank and score per signal.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
+
+use super::embed::{EmbedError, Embedder};
+use super::fusion::{RrfConfig, SignalRank, fuse};
+use super::lang::{Lang, detect};
+use super::store::{RagStore, StoreError, literal, vector_literal};
+
+/// Which signals rank the results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Full text only (Postgres `ts_rank_cd`; named for the usual lexical baseline).
+    Bm25,
+    Vector,
+    Hybrid,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "bm25" => Ok(Self::Bm25),
+            "vector" => Ok(Self::Vector),
+            "hybrid" => Ok(Self::Hybrid),
+            other => Err(format!(
+                "{other:?} is not a retrieval mode: use bm25, vector or hybrid"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bm25 => "bm25",
+            Self::Vector => "vector",
+            Self::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// Narrows what is searched.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    /// Only these kinds: runbook, doc, incident.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Only sources starting with this (a folder or a file).
+    #[serde(default)]
+    pub source_prefix: Option<String>,
+}
+
+/// One retrieved chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Hit {
+    /// 1-based position in the results (what `[N]` citations refer to).
+    pub rank: usize,
+    pub chunk_id: i64,
+    pub source: String,
+    pub title: String,
+    pub heading_path: String,
+    pub kind: String,
+    pub lang: String,
+    pub content: String,
+    /// The fused score (RRF), or the single signal's score.
+    pub score: f64,
+    pub vector: Option<SignalRank>,
+    pub fulltext: Option<SignalRank>,
+}
+
+/// Hits, and why there are none when there are none.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SearchResult {
+    pub mode: Mode,
+    pub hits: Vec<Hit>,
+    /// Set when a signal could not contribute (e.g. a query of stop words only).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("tenant {tenant:?} has no indexed documents; tenants with documents: {}", if known.is_empty() { "none (run `steward index`)".to_string() } else { known.join(", ") })]
+    UnknownTenant { tenant: String, known: Vec<String> },
+    #[error("the query is empty")]
+    EmptyQuery,
+    #[error("no embedding model is configured, so vector and hybrid search are unavailable")]
+    NoEmbedder,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+impl From<sqlx::Error> for SearchError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Sql(e))
+    }
+}
+
+/// Runs searches against the store with the configured embedder.
+#[derive(Clone)]
+pub struct Retriever {
+    store: RagStore,
+    embedder: Option<Arc<dyn Embedder>>,
+    pub rrf: RrfConfig,
+    /// Candidates taken from each signal before fusion.
+    pub candidates: usize,
+}
+
+impl Retriever {
+    pub fn new(store: RagStore, embedder: Option<Arc<dyn Embedder>>) -> Self {
+        Self {
+            store,
+            embedder,
+            rrf: RrfConfig::default(),
+            candidates: 50,
+        }
+    }
+
+    pub fn store(&self) -> &RagStore {
+        &self.store
+    }
+
+    pub async fn search(
+        &self,
+        tenant: &str,
+        query: &str,
+        k: usize,
+        mode: Mode,
+        filters: &Filters,
+    ) -> Result<SearchResult, SearchError> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(SearchError::EmptyQuery);
+        }
+        let known = self.store.tenants().await?;
+        if !known.iter().any(|t| t == tenant) {
+            return Err(SearchError::UnknownTenant {
+                tenant: tenant.into(),
+                known,
+            });
+        }
+        let depth = self.candidates.max(k);
+        let query_vector = match mode {
+            Mode::Bm25 => None,
+            Mode::Vector | Mode::Hybrid => {
+                let embedder = self.embedder.as_ref().ok_or(SearchError::NoEmbedder)?;
+                self.store
+                    .check_model(embedder.model_id(), embedder.dimension())
+                    .await?;
+                let mut vectors = embedder.embed(&[query.to_string()]).await?;
+                Some((
+                    embedder.model_id().to_string(),
+                    vectors.pop().unwrap_or_default(),
+                ))
+            }
+        };
+        let mut tx = self.store.tenant_scope(tenant).await?;
+        let mut notes = Vec::new();
+        let vector = match &query_vector {
+            Some((model, v)) => vector_ranking(&mut tx, model, v, depth, filters).await?,
+            None => Vec::new(),
+        };
+        let fulltext = if mode == Mode::Vector {
+            Vec::new()
+        } else {
+            let (ranking, only_stop_words) =
+                fulltext_ranking(&mut tx, query, depth, filters).await?;
+            if only_stop_words {
+                notes.push(
+                    "the query has only stop words: full-text search matched nothing".to_string(),
+                );
+            }
+            ranking
+        };
+        let fused = fuse(&vector, &fulltext, self.rrf);
+        let top: Vec<_> = fused.into_iter().take(k).collect();
+        let ids: Vec<i64> = top.iter().map(|h| h.chunk_id).collect();
+        let rows: Vec<(i64, String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT c.id, d.source, d.title, c.heading_path, d.kind, d.lang, c.content \
+             FROM steward.rag_chunks c JOIN steward.rag_documents d ON d.id = c.document_id \
+             WHERE c.id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let hits = top
+            .into_iter()
+            .filter_map(|f| {
+                let row = rows.iter().find(|r| r.0 == f.chunk_id)?;
+                let score = match mode {
+                    Mode::Hybrid => f.rrf,
+                    Mode::Vector => f.vector.map_or(0.0, |s| s.score),
+                    Mode::Bm25 => f.fulltext.map_or(0.0, |s| s.score),
+                };
+                Some(Hit {
+                    rank: 0,
+                    chunk_id: f.chunk_id,
+                    source: row.1.clone(),
+                    title: row.2.clone(),
+                    heading_path: row.3.clone(),
+                    kind: row.4.clone(),
+                    lang: row.5.clone(),
+                    content: row.6.clone(),
+                    score,
+                    vector: f.vector,
+                    fulltext: f.fulltext,
+                })
+            })
+            .enumerate()
+            .map(|(i, mut h)| {
+                h.rank = i + 1;
+                h
+            })
+            .collect::<Vec<_>>();
+        if hits.is_empty() && notes.is_empty() {
+            notes.push("no chunk matched the query".into());
+        }
+        Ok(SearchResult { mode, hits, notes })
+    }
+}
+
+fn filter_sql(filters: &Filters) -> String {
+    let mut sql = String::new();
+    if !filters.kinds.is_empty() {
+        let kinds: Vec<String> = filters.kinds.iter().map(|k| literal(k)).collect();
+        sql.push_str(&format!(" AND d.kind IN ({})", kinds.join(", ")));
+    }
+    if let Some(prefix) = &filters.source_prefix {
+        sql.push_str(&format!(" AND starts_with(d.source, {})", literal(prefix)));
+    }
+    sql
+}
+
+/// `(chunk_id, cosine similarity)`, best first, over the model's HNSW index.
+async fn vector_ranking(
+    tx: &mut Transaction<'static, Postgres>,
+    model: &str,
+    vector: &[f32],
+    depth: usize,
+    filters: &Filters,
+) -> Result<Vec<(i64, f64)>, SearchError> {
+    let dim = vector.len();
+    // HNSW returns at most ef_search candidates; ask for at least as many as wanted.
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "SET LOCAL hnsw.ef_search = {}",
+        depth.clamp(40, 1000)
+    )))
+    .execute(&mut **tx)
+    .await?;
+    let sql = format!(
+        "SELECT e.chunk_id, 1 - (e.embedding::vector({dim}) <=> $1::vector({dim})) AS score \
+         FROM steward.rag_embeddings e JOIN steward.rag_chunks c ON c.id = e.chunk_id \
+         JOIN steward.rag_documents d ON d.id = c.document_id \
+         WHERE e.model = {}{} ORDER BY e.embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $2",
+        literal(model),
+        filter_sql(filters)
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(vector_literal(vector))
+        .bind(depth as i64)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+/// `(chunk_id, ts_rank_cd)`, best first; each chunk is matched with its own language's
+/// parsing of the query. Also says whether the query was only stop words.
+async fn fulltext_ranking(
+    tx: &mut Transaction<'static, Postgres>,
+    query: &str,
+    depth: usize,
+    filters: &Filters,
+) -> Result<(Vec<(i64, f64)>, bool), SearchError> {
+    let sql = format!(
+        "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS en, \
+                           websearch_to_tsquery('spanish', $1) AS es, \
+                           websearch_to_tsquery('simple', $1) AS simple) \
+         SELECT c.id, ts_rank_cd(c.tsv, CASE c.ts_config WHEN 'english'::regconfig THEN q.en \
+                WHEN 'spanish'::regconfig THEN q.es ELSE q.simple END)::float8 AS score \
+         FROM q, steward.rag_chunks c JOIN steward.rag_documents d ON d.id = c.document_id \
+         WHERE ((c.ts_config = 'english'::regconfig AND c.tsv @@ q.en) \
+             OR (c.ts_config = 'spanish'::regconfig AND c.tsv @@ q.es) \
+             OR (c.ts_config = 'simple'::regconfig AND c.tsv @@ q.simple)){} \
+         ORDER BY score DESC, c.id LIMIT $2",
+        filter_sql(filters)
+    );
+    let ranking: Vec<(i64, f64)> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(query)
+        .bind(depth as i64)
+        .fetch_all(&mut **tx)
+        .await?;
+    let only_stop_words = if ranking.is_empty() {
+        let (en, es): (i32, i32) = sqlx::query_as(
+            "SELECT numnode(websearch_to_tsquery('english', $1)), \
+                    numnode(websearch_to_tsquery('spanish', $1))",
+        )
+        .bind(query)
+        .fetch_one(&mut **tx)
+        .await?;
+        // Stop words of the query's own language (English "the" is a word in Spanish).
+        match detect(query) {
+            Lang::En => en == 0,
+            Lang::Es => es == 0,
+            Lang::Simple => en == 0 && es == 0,
+        }
+    } else {
+        false
+    };
+    Ok((ranking, only_stop_words))
+}

@@ -1,0 +1,343 @@
+//! The retrieval store in Postgres: documents, chunks and embeddings per tenant, written one
+//! document per transaction (a failed document leaves its previous version intact), with
+//! unchanged chunks kept by content hash, and the queries run as the `steward_rag_reader` role
+//! so row-level security confines them to one tenant whatever the SQL says.
+
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+
+use super::lang::Lang;
+
+/// The role retrieval queries run as; row-level security applies to it.
+pub const READER_ROLE: &str = "steward_rag_reader";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error(
+        "the index holds {stored}-dimension vectors of {model:?} but the configured model {configured:?} \
+         makes {configured_dim}: run `steward reindex --embeddings` to re-embed"
+    )]
+    DimensionMismatch {
+        model: String,
+        stored: i32,
+        configured: String,
+        configured_dim: usize,
+    },
+}
+
+/// A chunk ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChunk {
+    pub heading_path: String,
+    pub content: String,
+}
+
+/// What indexing one document did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentChange {
+    /// The document's content hash matched: nothing was touched.
+    pub unchanged: bool,
+    pub chunks_kept: usize,
+    pub chunks_added: usize,
+    pub chunks_removed: usize,
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+#[derive(Clone)]
+pub struct RagStore {
+    pool: PgPool,
+}
+
+/// A new chunk's id and text, to embed.
+pub type PendingEmbedding = (i64, String);
+
+impl RagStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The model queries use: `(model, dimension)`, once something was embedded.
+    pub async fn active_model(&self) -> Result<Option<(String, i32)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT active_model, active_dim FROM steward.rag_state")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Makes `model` the one queries use, creating its HNSW index first.
+    pub async fn activate(&self, model: &str, dim: usize) -> Result<(), StoreError> {
+        self.ensure_index(model, dim).await?;
+        sqlx::query(
+            "INSERT INTO steward.rag_state (active_model, active_dim) VALUES ($1, $2) \
+             ON CONFLICT (singleton) DO UPDATE SET active_model = $1, active_dim = $2",
+        )
+        .bind(model)
+        .bind(dim as i32)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Fails when the active vectors cannot be compared with `model`'s.
+    pub async fn check_model(&self, model: &str, dim: usize) -> Result<(), StoreError> {
+        if let Some((active, stored)) = self.active_model().await?
+            && active == model
+            && stored as usize != dim
+        {
+            return Err(StoreError::DimensionMismatch {
+                model: active,
+                stored,
+                configured: model.into(),
+                configured_dim: dim,
+            });
+        }
+        Ok(())
+    }
+
+    /// The cosine HNSW index over one model's vectors (partial: `WHERE model = ...`).
+    pub async fn ensure_index(&self, model: &str, dim: usize) -> Result<(), StoreError> {
+        let name = format!("rag_embeddings_hnsw_{}", &sha256_hex(model)[..12]);
+        let sql = format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON steward.rag_embeddings USING hnsw \
+             ((embedding::vector({dim})) vector_cosine_ops) WHERE model = {}",
+            literal(model)
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes one document in its own transaction: chunks whose hash is unchanged keep their
+    /// rows (and embeddings); removed ones are deleted; new ones are returned for embedding.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_document(
+        &self,
+        tenant: &str,
+        source: &str,
+        title: &str,
+        kind: &str,
+        lang: Lang,
+        content_hash: &str,
+        chunks: &[NewChunk],
+    ) -> Result<
+        (
+            DocumentChange,
+            Vec<PendingEmbedding>,
+            Transaction<'static, Postgres>,
+        ),
+        StoreError,
+    > {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, content_hash FROM steward.rag_documents WHERE tenant = $1 AND source = $2 \
+             FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(source)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((_, hash)) = &existing
+            && hash == content_hash
+        {
+            return Ok((
+                DocumentChange {
+                    unchanged: true,
+                    chunks_kept: chunks.len(),
+                    ..DocumentChange::default()
+                },
+                Vec::new(),
+                tx,
+            ));
+        }
+        let document_id: i64 = sqlx::query_scalar(
+            "INSERT INTO steward.rag_documents (tenant, source, title, kind, lang, content_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, source) DO UPDATE SET \
+             title = EXCLUDED.title, kind = EXCLUDED.kind, lang = EXCLUDED.lang, \
+             content_hash = EXCLUDED.content_hash, indexed_at = now() RETURNING id",
+        )
+        .bind(tenant)
+        .bind(source)
+        .bind(title)
+        .bind(kind)
+        .bind(lang.code())
+        .bind(content_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut old: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, content_hash FROM steward.rag_chunks WHERE document_id = $1 ORDER BY ordinal",
+        )
+        .bind(document_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut change = DocumentChange::default();
+        let mut pending = Vec::new();
+        for (ordinal, chunk) in chunks.iter().enumerate() {
+            let hash = sha256_hex(&format!("{}\n{}", chunk.heading_path, chunk.content));
+            if let Some(position) = old.iter().position(|(_, h)| *h == hash) {
+                let (id, _) = old.remove(position);
+                sqlx::query("UPDATE steward.rag_chunks SET ordinal = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(ordinal as i32)
+                    .execute(&mut *tx)
+                    .await?;
+                change.chunks_kept += 1;
+                continue;
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO steward.rag_chunks (document_id, tenant, ordinal, heading_path, \
+                 content, content_hash, ts_config) VALUES ($1, $2, $3, $4, $5, $6, $7::regconfig) \
+                 RETURNING id",
+            )
+            .bind(document_id)
+            .bind(tenant)
+            .bind(ordinal as i32)
+            .bind(&chunk.heading_path)
+            .bind(&chunk.content)
+            .bind(&hash)
+            .bind(lang.ts_config())
+            .fetch_one(&mut *tx)
+            .await?;
+            pending.push((id, embedding_text(&chunk.heading_path, &chunk.content)));
+            change.chunks_added += 1;
+        }
+        let removed: Vec<i64> = old.into_iter().map(|(id, _)| id).collect();
+        change.chunks_removed = removed.len();
+        sqlx::query("DELETE FROM steward.rag_chunks WHERE id = ANY($1)")
+            .bind(&removed)
+            .execute(&mut *tx)
+            .await?;
+        Ok((change, pending, tx))
+    }
+
+    /// Stores embeddings of one model inside the document's transaction.
+    pub async fn insert_embeddings(
+        tx: &mut Transaction<'static, Postgres>,
+        tenant: &str,
+        model: &str,
+        rows: &[(i64, Vec<f32>)],
+    ) -> Result<(), StoreError> {
+        for (chunk_id, vector) in rows {
+            sqlx::query(
+                "INSERT INTO steward.rag_embeddings (chunk_id, tenant, model, dim, embedding) \
+                 VALUES ($1, $2, $3, $4, $5::vector) ON CONFLICT (chunk_id, model) DO UPDATE \
+                 SET embedding = EXCLUDED.embedding, dim = EXCLUDED.dim",
+            )
+            .bind(chunk_id)
+            .bind(tenant)
+            .bind(model)
+            .bind(vector.len() as i32)
+            .bind(vector_literal(vector))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the tenant's documents under `prefix` that were not seen in this run.
+    pub async fn remove_missing(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        seen: &[String],
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM steward.rag_documents WHERE tenant = $1 AND starts_with(source, $2) \
+             AND NOT (source = ANY($3))",
+        )
+        .bind(tenant)
+        .bind(prefix)
+        .bind(seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Tenants that have documents.
+    pub async fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT tenant FROM steward.rag_documents ORDER BY 1")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Chunks of the tenant that have no embedding of `model` yet: `(id, text)`.
+    pub async fn missing_embeddings(
+        &self,
+        tenant: Option<&str>,
+        model: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT c.id, c.tenant, c.heading_path, c.content FROM steward.rag_chunks c \
+             WHERE ($1::text IS NULL OR c.tenant = $1) AND NOT EXISTS (SELECT 1 FROM \
+             steward.rag_embeddings e WHERE e.chunk_id = c.id AND e.model = $2) \
+             ORDER BY c.id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, tenant, heading, content)| (id, tenant, embedding_text(&heading, &content)))
+            .collect())
+    }
+
+    /// A transaction scoped to one tenant by row-level security: queries in it run as
+    /// [`READER_ROLE`] with `steward.tenant` set, so they see no other tenant's rows.
+    pub async fn tenant_scope(
+        &self,
+        tenant: &str,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("SET LOCAL ROLE {READER_ROLE}")))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT set_config('steward.tenant', $1, true)")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+/// What gets embedded for a chunk: its heading path gives short chunks their context.
+pub fn embedding_text(heading_path: &str, content: &str) -> String {
+    if heading_path.is_empty() {
+        content.to_string()
+    } else {
+        format!("{heading_path}\n{content}")
+    }
+}
+
+/// `[0.1,0.2,...]`, pgvector's text form.
+pub fn vector_literal(vector: &[f32]) -> String {
+    let mut out = String::with_capacity(vector.len() * 10 + 2);
+    out.push('[');
+    for (i, v) in vector.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&v.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// A SQL string literal (quotes doubled).
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

@@ -1,0 +1,447 @@
+//! Retrieval on the real Postgres + pgvector and the real int8 MiniLM model: incremental
+//! indexing, tenant isolation by row-level security, hybrid search with per-signal ranks, bad
+//! files and queries, a failed document leaving its previous version intact, a dimension
+//! mismatch, and the `ask` / `eval retrieval` commands.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use steward::config::Config;
+use steward::rag::embed::{EmbedError, Embedder};
+use steward::rag::index::{IndexOptions, IndexReport, index_paths};
+use steward::rag::search::{Filters, Mode};
+use steward::rag::service::Rag;
+
+use crate::common::{TestDb, steward_bin};
+
+const MODEL_VARS: [&str; 3] = [
+    "STEWARD_EMBED_MODEL",
+    "STEWARD_EMBED_TOKENIZER",
+    "ORT_DYLIB_PATH",
+];
+
+fn env_with_model(db: &TestDb) -> std::collections::BTreeMap<String, String> {
+    let mut env = db.env();
+    for var in MODEL_VARS {
+        let value = std::env::var(var).unwrap_or_else(|_| {
+            panic!("{var} is not set: run `make test`, or `eval \"$(scripts/dev-services env)\"`")
+        });
+        env.insert(var.into(), value);
+    }
+    env
+}
+
+async fn rag(db: &TestDb) -> Rag {
+    let config = Config::load(None, &env_with_model(db)).unwrap();
+    Rag::new(config.rag.clone(), db.pool().await)
+}
+
+fn options(tenant: &str) -> IndexOptions {
+    IndexOptions {
+        tenant: tenant.into(),
+        kind: "runbook".into(),
+        lang: None,
+        max_bytes: 4096,
+        chunks: Default::default(),
+    }
+}
+
+async fn index(rag: &Rag, dir: &Path, tenant: &str) -> IndexReport {
+    let embedder = rag.embedder().await.unwrap();
+    index_paths(
+        rag.store(),
+        embedder.as_deref(),
+        &rag.counter().await.unwrap(),
+        &[dir.to_path_buf()],
+        &options(tenant),
+        &|_, _, _| {},
+    )
+    .await
+    .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const FRESHNESS: &str = "# Freshness runbook\n## Symptoms\nThe orders table is stale: the nightly \
+    load did not run.\n## Fix\nRestart the scheduler and reload yesterday's partition.\n";
+const NULLS_ES: &str = "# Runbook de nulos\n## Síntomas\nLa columna payment_method aparece vacía \
+    en muchos pagos cuando el proveedor cambia el formato de exportación.\n";
+
+#[tokio::test]
+async fn indexing_is_incremental_and_removes_deleted_files() {
+    let db = TestDb::new().await;
+    let rag = rag(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "freshness.md", FRESHNESS);
+    write(dir.path(), "nulos.md", NULLS_ES);
+    let first = index(&rag, dir.path(), "acme").await;
+    assert_eq!((first.files, first.indexed, first.unchanged), (2, 2, 0));
+    assert_eq!(first.chunks_added, 3);
+    let again = index(&rag, dir.path(), "acme").await;
+    assert_eq!(
+        (again.indexed, again.unchanged, again.chunks_added),
+        (0, 2, 0)
+    );
+
+    // One section changes: the other chunks (and their embeddings) stay.
+    write(
+        dir.path(),
+        "freshness.md",
+        &FRESHNESS.replace("Restart the scheduler", "Rotate the credentials"),
+    );
+    let changed = index(&rag, dir.path(), "acme").await;
+    assert_eq!(
+        (
+            changed.indexed,
+            changed.unchanged,
+            changed.chunks_kept,
+            changed.chunks_added,
+            changed.chunks_removed
+        ),
+        // Kept: the unchanged section and the unchanged file's chunk.
+        (1, 1, 2, 1, 1)
+    );
+    std::fs::remove_file(dir.path().join("nulos.md")).unwrap();
+    let removed = index(&rag, dir.path(), "acme").await;
+    assert_eq!(removed.removed_documents, 1);
+    let pool = db.pool().await;
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM steward.rag_documents), (SELECT count(*) FROM steward.rag_chunks),
+                (SELECT count(*) FROM steward.rag_embeddings)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (1, 2, 2));
+    let (lang, config): (String, String) = sqlx::query_as(
+        "SELECT d.lang, c.ts_config::text FROM steward.rag_documents d JOIN steward.rag_chunks c ON c.document_id = d.id LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((lang.as_str(), config.as_str()), ("en", "english"));
+}
+
+#[tokio::test]
+async fn row_level_security_keeps_tenants_apart_even_without_a_where() {
+    let db = TestDb::new().await;
+    let rag = rag(&db).await;
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    write(a.path(), "freshness.md", FRESHNESS);
+    write(b.path(), "nulos.md", NULLS_ES);
+    index(&rag, a.path(), "tenant-a").await;
+    index(&rag, b.path(), "tenant-b").await;
+    let mut tx = rag.store().tenant_scope("tenant-a").await.unwrap();
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT DISTINCT tenant FROM steward.rag_chunks")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(tenants, vec!["tenant-a".to_string()]);
+    let embeddings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM steward.rag_embeddings WHERE tenant = 'tenant-b'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(embeddings, 0);
+    // The reader role cannot write either.
+    let write = sqlx::query("DELETE FROM steward.rag_chunks")
+        .execute(&mut *tx)
+        .await;
+    assert!(write.unwrap_err().to_string().contains("permission denied"));
+    drop(tx);
+
+    let retriever = rag.retriever().await.unwrap();
+    let found = retriever
+        .search(
+            "tenant-a",
+            "payment_method proveedor formato",
+            5,
+            Mode::Hybrid,
+            &Filters::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        found
+            .hits
+            .iter()
+            .all(|h| h.source.ends_with("freshness.md")),
+        "{found:?}"
+    );
+    let unknown = retriever
+        .search("tenant-c", "anything", 5, Mode::Hybrid, &Filters::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "tenant \"tenant-c\" has no indexed documents; tenants with documents: tenant-a, tenant-b"
+    );
+}
+
+#[tokio::test]
+async fn hybrid_search_reports_each_signal_and_handles_bad_queries() {
+    let db = TestDb::new().await;
+    let rag = rag(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "freshness.md", FRESHNESS);
+    write(dir.path(), "nulos.md", NULLS_ES);
+    index(&rag, dir.path(), "acme").await;
+    let retriever = rag.retriever().await.unwrap();
+    let found = retriever
+        .search(
+            "acme",
+            "stale orders table after the nightly load",
+            3,
+            Mode::Hybrid,
+            &Filters::default(),
+        )
+        .await
+        .unwrap();
+    let top = &found.hits[0];
+    assert_eq!(top.heading_path, "Freshness runbook > Symptoms");
+    assert_eq!(top.rank, 1);
+    assert_eq!(top.vector.map(|s| s.rank), Some(1));
+    assert_eq!(top.fulltext.map(|s| s.rank), Some(1));
+    assert!((top.score - 2.0 / 61.0).abs() < 1e-12, "{}", top.score);
+
+    // Spanish stemming matches "vacías" to "vacía" in the Spanish runbook.
+    let spanish = retriever
+        .search(
+            "acme",
+            "columnas vacías",
+            3,
+            Mode::Bm25,
+            &Filters::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spanish.hits[0].source,
+        dir.path()
+            .join("nulos.md")
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    );
+
+    let stop_words = retriever
+        .search("acme", "the of and", 3, Mode::Bm25, &Filters::default())
+        .await
+        .unwrap();
+    assert_eq!(stop_words.hits, vec![]);
+    assert_eq!(
+        stop_words.notes,
+        vec!["the query has only stop words: full-text search matched nothing".to_string()]
+    );
+    let filtered = retriever
+        .search(
+            "acme",
+            "stale orders",
+            3,
+            Mode::Hybrid,
+            &Filters {
+                kinds: vec!["incident".into()],
+                source_prefix: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.hits, vec![]);
+    assert_eq!(
+        retriever
+            .search("acme", "  ", 3, Mode::Hybrid, &Filters::default())
+            .await
+            .unwrap_err()
+            .to_string(),
+        "the query is empty"
+    );
+
+    // Vectors stored with another dimension for the same model id cannot be compared.
+    sqlx::query("UPDATE steward.rag_state SET active_dim = 512")
+        .execute(&db.pool().await)
+        .await
+        .unwrap();
+    let mismatch = retriever
+        .search("acme", "stale", 3, Mode::Vector, &Filters::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mismatch.to_string(),
+        "the index holds 512-dimension vectors of \"all-MiniLM-L6-v2-int8\" but the configured \
+         model \"all-MiniLM-L6-v2-int8\" makes 384: run `steward reindex --embeddings` to re-embed"
+    );
+}
+
+/// An embedder that fails: the document's transaction must roll back.
+struct Broken;
+
+#[async_trait]
+impl Embedder for Broken {
+    fn model_id(&self) -> &str {
+        "all-MiniLM-L6-v2-int8"
+    }
+    fn dimension(&self) -> usize {
+        384
+    }
+    async fn embed(&self, _: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Err(EmbedError::Runtime {
+            action: "run the model".into(),
+            reason: "out of memory".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn bad_files_are_named_and_a_failed_document_keeps_its_previous_version() {
+    let db = TestDb::new().await;
+    let rag = rag(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "freshness.md", FRESHNESS);
+    index(&rag, dir.path(), "acme").await;
+
+    write(
+        dir.path(),
+        "freshness.md",
+        &FRESHNESS.replace("nightly", "hourly"),
+    );
+    write(dir.path(), "empty.md", "\n");
+    std::fs::write(dir.path().join("binary.txt"), b"ab\0cd").unwrap();
+    std::fs::write(dir.path().join("latin1.txt"), b"se\xf1al").unwrap();
+    write(dir.path(), "slides.pdf", "%PDF-1.4");
+    write(dir.path(), "huge.md", &"a".repeat(5000));
+    let broken: Arc<dyn Embedder> = Arc::new(Broken);
+    let report = index_paths(
+        rag.store(),
+        Some(broken.as_ref()),
+        &rag.counter().await.unwrap(),
+        &[dir.path().to_path_buf()],
+        &options("acme"),
+        &|_, _, _| {},
+    )
+    .await
+    .unwrap();
+    let root = dir.path().canonicalize().unwrap().display().to_string();
+    let failed: Vec<String> = report
+        .failed
+        .iter()
+        .map(|f| f.replace(&root, "DIR"))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            "DIR/binary.txt: binary file (NUL bytes); only Markdown, text and HTML are indexed",
+            "DIR/empty.md: empty file (nothing to index)",
+            "DIR/freshness.md: embedding failed: ONNX Runtime failed to run the model: out of memory",
+            "DIR/huge.md: 5000 bytes is over the 4096-byte limit; split the file",
+            "DIR/latin1.txt: not valid UTF-8 at byte 2; convert it to UTF-8 first",
+            "DIR/slides.pdf: unsupported format \"pdf\"; indexed formats: .md, .markdown, .txt, \
+             .html, .htm (PDF is not supported: no well-kept pure-Rust extractor is available here)",
+        ]
+    );
+    // The previous version is still what is served.
+    let content: Vec<String> =
+        sqlx::query_scalar("SELECT content FROM steward.rag_chunks ORDER BY ordinal")
+            .fetch_all(&db.pool().await)
+            .await
+            .unwrap();
+    assert!(content.iter().any(|c| c.contains("nightly")), "{content:?}");
+    assert!(!content.iter().any(|c| c.contains("hourly")), "{content:?}");
+}
+
+fn steward(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(steward_bin());
+    command
+        .args(args)
+        .env_clear()
+        .env("STEWARD_DATABASE_URL", &db.url);
+    for var in MODEL_VARS {
+        command.env(var, std::env::var(var).unwrap());
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_cites_its_sources_and_eval_prints_the_metrics() {
+    let db = TestDb::new().await;
+    let runbooks = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo/runbooks");
+    let (code, stdout, stderr) = steward(
+        &db,
+        &["index", runbooks, "--kind", "runbook", "--tenant", "demo"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("tenant demo: 4 file(s): 4 indexed, 0 unchanged, 0 failed"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = steward(
+        &db,
+        &[
+            "ask",
+            "¿Qué hago si cae el volumen de eventos?",
+            "--tenant",
+            "demo",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["path"], json!("extractive"));
+    assert_eq!(answer["language"], json!("es"));
+    assert_eq!(answer["verification"]["valid"], json!(true), "{answer}");
+    assert!(
+        answer["sources"][0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("caida-volumen-eventos.md"),
+        "{answer}"
+    );
+
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny_beir");
+    let (code, stdout, stderr) = steward(
+        &db,
+        &[
+            "eval",
+            "retrieval",
+            "--beir",
+            tiny,
+            "--split",
+            "test",
+            "--mode",
+            "bm25",
+            "--mode",
+            "hybrid",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for mode in ["bm25", "hybrid"] {
+        let keys: Vec<&String> = report[mode].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "mrr@10",
+                "ndcg@10",
+                "p50_ms",
+                "p95_ms",
+                "recall@10",
+                "recall@100"
+            ]
+        );
+        let ndcg = report[mode]["ndcg@10"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ndcg), "{report}");
+    }
+}
