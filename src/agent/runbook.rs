@@ -47,8 +47,9 @@ pub async fn run(
             investigate(&mut steps, up, as_of.as_deref()).await?,
         ));
     }
+    let runbooks = search_runbooks(&mut steps, &table, &run.description).await?;
     run.steps = steps.next;
-    run.report = Some(json!({ "body": body(&table, &own, &upstream) }));
+    run.report = Some(json!({ "body": body(&table, &own, &upstream, &runbooks) }));
     run.state = RunState::Completed;
     diagnoser.runs().save(run).await?;
     Ok(())
@@ -251,7 +252,53 @@ async fn investigate(
     Ok(found)
 }
 
-fn body(table: &str, own: &TableFindings, upstream: &[(String, TableFindings)]) -> String {
+/// The team's runbooks about this table and symptom (the `retrieve` tool), as evidence lines.
+async fn search_runbooks(
+    steps: &mut Steps<'_>,
+    table: &str,
+    description: &str,
+) -> Result<Vec<String>, DiagnoseError> {
+    let query = format!("{table} {description}");
+    let found = steps
+        .call(
+            "retrieve",
+            json!({ "query": query, "k": 3, "filters": { "kinds": ["runbook", "incident"] } }),
+        )
+        .await?;
+    Ok(match found {
+        Ok(result) => {
+            let hits = result["hits"].as_array().cloned().unwrap_or_default();
+            if hits.is_empty() {
+                vec!["no runbook matched this table and symptom".to_string()]
+            } else {
+                hits.iter()
+                    .map(|h| {
+                        let excerpt: String = h["content"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(240)
+                            .collect();
+                        format!(
+                            "{} ({}): {}",
+                            h["heading_path"].as_str().unwrap_or_default(),
+                            h["source"].as_str().unwrap_or_default(),
+                            excerpt.replace('\n', " ")
+                        )
+                    })
+                    .collect()
+            }
+        }
+        Err(message) => vec![format!("runbook search unavailable: {message}")],
+    })
+}
+
+fn body(
+    table: &str,
+    own: &TableFindings,
+    upstream: &[(String, TableFindings)],
+    runbooks: &[String],
+) -> String {
     let upstream_anomalies: Vec<&String> =
         upstream.iter().flat_map(|(_, f)| &f.anomalies).collect();
     let (cause, confidence) = match (own.anomalies.is_empty(), upstream_anomalies.is_empty()) {
@@ -301,7 +348,10 @@ fn body(table: &str, own: &TableFindings, upstream: &[(String, TableFindings)]) 
             out.push_str(&format!("  - {line}\n"));
         }
     }
-    out.push_str("- runbook search: not available yet (retrieval is not configured)\n");
+    out.push_str("- runbooks:\n");
+    for line in runbooks {
+        out.push_str(&format!("  - {line}\n"));
+    }
     out.push_str(&format!(
         "\n### Likely root cause\n{cause}\nConfidence: {confidence}\n\n### Impact\nConsumers of \
          `{table}` (dashboards, features, models) see the anomaly until it is fixed and the table \

@@ -20,7 +20,8 @@ pub struct Params {
     /// How many chunks to return (default 5, at most 50).
     #[serde(default)]
     pub k: Option<usize>,
-    /// hybrid (default), vector or bm25 (full text only).
+    /// hybrid (default with an embedder), vector or bm25 (full text only; the default without
+    /// an embedder).
     #[serde(default)]
     pub mode: Option<Mode>,
     #[serde(default)]
@@ -97,14 +98,14 @@ impl TypedTool for Retrieve {
             });
         }
         let tenant = tenant_of(&self.rag, &params.tenant);
-        search(
-            &self.rag,
-            &tenant,
-            &params.query,
-            k,
-            params.mode.unwrap_or(Mode::Hybrid),
-            &params.filters,
-        )
-        .await
+        let mode = match params.mode {
+            Some(mode) => mode,
+            None => match self.rag.embedder().await {
+                Ok(Some(_)) => Mode::Hybrid,
+                // No embedder configured: full text still answers.
+                _ => Mode::Bm25,
+            },
+        };
+        search(&self.rag, &tenant, &params.query, k, mode, &params.filters).await
     }
 }

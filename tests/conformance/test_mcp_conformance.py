@@ -202,9 +202,9 @@ async def test_diagnosis_prompt_and_tool_with_progress(connection) -> None:
     assert report["path"] == "runbook"
     assert report["status"] == "completed"
     assert report["path_note"].startswith("no API key in ANTHROPIC_API_KEY")
-    assert [e["tool"] for e in report["evidence"]] == ["describe_table", "query_warehouse"]
+    assert [e["tool"] for e in report["evidence"]] == ["describe_table", "query_warehouse", "retrieve"]
     # One notification per step, numbered in order, after the run's first line.
-    assert [value for value, _ in progress] == [1.0, 2.0, 3.0], progress
+    assert [value for value, _ in progress] == [1.0, 2.0, 3.0, 4.0], progress
     assert progress[1][1].startswith("step 1: describe_table"), progress
 
 

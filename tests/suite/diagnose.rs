@@ -332,7 +332,7 @@ async fn without_a_model_the_runbook_reports_and_says_so() {
         vec![PRIMARY, PRIMARY, PRIMARY, FALLBACK, FALLBACK, FALLBACK]
     );
     let tools: Vec<&str> = report.evidence.iter().map(|e| e.tool.as_str()).collect();
-    assert_eq!(tools, vec!["describe_table", "query_warehouse"]);
+    assert_eq!(tools, vec!["describe_table", "query_warehouse", "retrieve"]);
     let markdown = report.markdown();
     assert!(
         markdown.contains("Produced without a language model"),
