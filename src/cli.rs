@@ -19,6 +19,7 @@ use crate::mcp::StewardServer;
 use crate::mcp::auth::{TokenVerifier, hash_token, new_token};
 use crate::pipeline::{Caller, Outcome};
 use crate::principal::Channel;
+use crate::rag::bench::BenchRetrievalCommand;
 use crate::rag::command::{AskCommand, IndexCommand, ReindexCommand};
 use crate::rag::eval::EvalRetrievalCommand;
 
@@ -90,11 +91,22 @@ pub enum Command {
     Reindex(ReindexCommand),
     /// Answer a question from the indexed runbooks and docs, with citations.
     Ask(AskCommand),
+    /// Measure Steward's speed (figures printed, never asserted).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Measure Steward's detectors on public labelled benchmarks.
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Indexing throughput and query latency per mode at N chunks, next to the raw SQL.
+    Retrieval(BenchRetrievalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +362,36 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                         r.mrr_at_10,
                         r.p50_ms,
                         r.p95_ms
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Retrieval(command),
+        } => {
+            let app = App::start(config).await?;
+            let json = command.json;
+            let report = crate::rag::bench::run(&app.rag, command).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} chunks; indexing {:.0} chunks/s; query embedding p50 {:.1} ms p95 {:.1} ms",
+                    report.chunks,
+                    report.indexing_chunks_per_second,
+                    report.query_embedding.p50_ms,
+                    report.query_embedding.p95_ms
+                );
+                println!("mode     steward p50/p95 ms   raw SQL p50/p95 ms   overhead");
+                for (mode, m) in &report.modes {
+                    println!(
+                        "{mode:<8} {:>8.2} {:>8.2}   {:>8.2} {:>8.2}   {:>6.2}x",
+                        m.steward.p50_ms,
+                        m.steward.p95_ms,
+                        m.raw_sql.p50_ms,
+                        m.raw_sql.p95_ms,
+                        m.overhead
                     );
                 }
             }

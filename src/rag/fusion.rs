@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct SignalRank {
     /// 1-based position in that signal's ranking.
     pub rank: usize,
-    /// The signal's own score (cosine similarity, or ts_rank_cd).
+    /// The signal's own score (cosine similarity, or ts_rank).
     pub score: f64,
 }
 

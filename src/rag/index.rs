@@ -169,6 +169,15 @@ pub async fn index_one(
 ) -> Result<(), IndexError> {
     let text = doc.full_text();
     let lang = options.lang.unwrap_or_else(|| lang::detect(&text));
+    let hash = sha256_hex(&format!("{}\n{}\n{}", options.kind, lang.code(), text));
+    // Chunking costs tokenizer time: skip it for a document that has not changed.
+    if store
+        .is_current(&options.tenant, &doc.source, &hash)
+        .await?
+    {
+        report.unchanged += 1;
+        return Ok(());
+    }
     let chunks = chunk(doc, counter, options.chunks);
     let (change, pending, mut tx) = store
         .upsert_document(
@@ -177,7 +186,7 @@ pub async fn index_one(
             &doc.title,
             &options.kind,
             lang,
-            &sha256_hex(&format!("{}\n{}\n{}", options.kind, lang.code(), text)),
+            &hash,
             &chunks,
         )
         .await?;

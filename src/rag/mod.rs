@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod beir;
+pub mod bench;
 pub mod chunk;
 pub mod cite;
 pub mod command;

@@ -17,7 +17,8 @@ use super::store::{RagStore, StoreError, literal, vector_literal};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Full text only (Postgres `ts_rank_cd`; named for the usual lexical baseline).
+    /// Full text only (Postgres `ts_rank` over any of the query words, normalised by document
+    /// length; named for the usual lexical baseline).
     Bm25,
     Vector,
     Hybrid,
@@ -139,14 +140,12 @@ impl Retriever {
         if query.is_empty() {
             return Err(SearchError::EmptyQuery);
         }
-        let known = self.store.tenants().await?;
-        if !known.iter().any(|t| t == tenant) {
+        if !self.store.has_tenant(tenant).await? {
             return Err(SearchError::UnknownTenant {
                 tenant: tenant.into(),
-                known,
+                known: self.store.tenants().await?,
             });
         }
-        let depth = self.candidates.max(k);
         let query_vector = match mode {
             Mode::Bm25 => None,
             Mode::Vector | Mode::Hybrid => {
@@ -161,6 +160,22 @@ impl Retriever {
                 ))
             }
         };
+        self.search_embedded(tenant, query, query_vector, k, mode, filters)
+            .await
+    }
+
+    /// The search once the query is embedded (`(model, vector)` for vector and hybrid modes);
+    /// benchmarks call it to time retrieval without the model.
+    pub async fn search_embedded(
+        &self,
+        tenant: &str,
+        query: &str,
+        query_vector: Option<(String, Vec<f32>)>,
+        k: usize,
+        mode: Mode,
+        filters: &Filters,
+    ) -> Result<SearchResult, SearchError> {
+        let depth = self.candidates.max(k);
         let mut tx = self.store.tenant_scope(tenant).await?;
         let mut notes = Vec::new();
         let vector = match &query_vector {
@@ -240,7 +255,7 @@ fn filter_sql(filters: &Filters) -> String {
 }
 
 /// `(chunk_id, cosine similarity)`, best first, over the model's HNSW index.
-async fn vector_ranking(
+pub(crate) async fn vector_ranking(
     tx: &mut Transaction<'static, Postgres>,
     model: &str,
     vector: &[f32],
@@ -249,8 +264,10 @@ async fn vector_ranking(
 ) -> Result<Vec<(i64, f64)>, SearchError> {
     let dim = vector.len();
     // HNSW returns at most ef_search candidates; ask for at least as many as wanted.
+    // Iterative scans keep walking the graph until enough rows pass the tenant's row-level
+    // security filter: one HNSW index serves every tenant of a model.
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "SET LOCAL hnsw.ef_search = {}",
+        "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = strict_order",
         depth.clamp(40, 1000)
     )))
     .execute(&mut **tx)
@@ -270,26 +287,29 @@ async fn vector_ranking(
         .await?)
 }
 
-/// `(chunk_id, ts_rank_cd)`, best first; each chunk is matched with its own language's
+/// `(chunk_id, ts_rank)`, best first; each chunk is matched with its own language's
 /// parsing of the query. Also says whether the query was only stop words.
-async fn fulltext_ranking(
+pub(crate) async fn fulltext_ranking(
     tx: &mut Transaction<'static, Postgres>,
     query: &str,
     depth: usize,
     filters: &Filters,
 ) -> Result<(Vec<(i64, f64)>, bool), SearchError> {
     let sql = format!(
-        "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS en, \
-                           websearch_to_tsquery('spanish', $1) AS es, \
-                           websearch_to_tsquery('simple', $1) AS simple) \
-         SELECT c.id, ts_rank_cd(c.tsv, CASE c.ts_config WHEN 'english'::regconfig THEN q.en \
-                WHEN 'spanish'::regconfig THEN q.es ELSE q.simple END)::float8 AS score \
+        "WITH q AS (SELECT {any}'english', $1){end} AS en, {any}'spanish', $1){end} AS es, \
+                           {any}'simple', $1){end} AS simple) \
+         SELECT c.id, ts_rank(c.tsv, CASE c.ts_config WHEN 'english'::regconfig THEN q.en \
+                WHEN 'spanish'::regconfig THEN q.es ELSE q.simple END, 1)::float8 AS score \
          FROM q, steward.rag_chunks c JOIN steward.rag_documents d ON d.id = c.document_id \
          WHERE ((c.ts_config = 'english'::regconfig AND c.tsv @@ q.en) \
              OR (c.ts_config = 'spanish'::regconfig AND c.tsv @@ q.es) \
              OR (c.ts_config = 'simple'::regconfig AND c.tsv @@ q.simple)){} \
          ORDER BY score DESC, c.id LIMIT $2",
-        filter_sql(filters)
+        filter_sql(filters),
+        // Any of the query's words, like BM25: plainto_tsquery ANDs them, so its `&`s become
+        // `|`s (lexemes are quoted, so no `&` is inside one).
+        any = "replace(plainto_tsquery(",
+        end = "::text, '&', '|')::tsquery",
     );
     let ranking: Vec<(i64, f64)> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(query)
@@ -298,8 +318,8 @@ async fn fulltext_ranking(
         .await?;
     let only_stop_words = if ranking.is_empty() {
         let (en, es): (i32, i32) = sqlx::query_as(
-            "SELECT numnode(websearch_to_tsquery('english', $1)), \
-                    numnode(websearch_to_tsquery('spanish', $1))",
+            "SELECT numnode(plainto_tsquery('english', $1)), \
+                    numnode(plainto_tsquery('spanish', $1))",
         )
         .bind(query)
         .fetch_one(&mut **tx)

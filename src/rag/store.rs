@@ -263,6 +263,34 @@ impl RagStore {
         Ok(result.rows_affected())
     }
 
+    /// Whether the stored version of a document has this content hash.
+    pub async fn is_current(
+        &self,
+        tenant: &str,
+        source: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM steward.rag_documents WHERE tenant = $1 AND source = $2 \
+             AND content_hash = $3)",
+        )
+        .bind(tenant)
+        .bind(source)
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Whether the tenant has any document.
+    pub async fn has_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM steward.rag_documents WHERE tenant = $1)",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Tenants that have documents.
     pub async fn tenants(&self) -> Result<Vec<String>, StoreError> {
         Ok(

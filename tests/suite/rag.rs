@@ -445,3 +445,42 @@ async fn ask_cites_its_sources_and_eval_prints_the_metrics() {
         assert!((0.0..=1.0).contains(&ndcg), "{report}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_retrieval_prints_every_figure() {
+    let db = TestDb::new().await;
+    let (code, stdout, stderr) = steward(
+        &db,
+        &[
+            "bench",
+            "retrieval",
+            "--chunks",
+            "300",
+            "--queries",
+            "5",
+            "--index-sample",
+            "20",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["chunks"], json!(300));
+    assert!(report["indexing_chunks_per_second"].as_f64().unwrap() > 0.0);
+    let modes: Vec<&String> = report["modes"].as_object().unwrap().keys().collect();
+    assert_eq!(modes, vec!["bm25", "hybrid", "vector"]);
+    for mode in modes {
+        let m = &report["modes"][mode];
+        assert!(
+            m["steward"]["p95_ms"].as_f64().unwrap() >= m["steward"]["p50_ms"].as_f64().unwrap()
+        );
+        assert!(m["overhead"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    let pool = db.pool().await;
+    let chunks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM steward.rag_chunks WHERE tenant = 'bench-300'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(chunks, 300);
+}
