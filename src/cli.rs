@@ -356,10 +356,10 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                 for (mode, r) in &report {
                     println!(
                         "{mode:<8} {:>7.4}  {:>9.4}  {:>10.4}  {:>6.4}  {:>7.1} {:>7.1}",
-                        r.ndcg_at_10,
-                        r.recall_at_10,
-                        r.recall_at_100,
-                        r.mrr_at_10,
+                        r.metrics.ndcg_at_10,
+                        r.metrics.recall_at_10,
+                        r.metrics.recall_at_100,
+                        r.metrics.mrr_at_10,
                         r.p50_ms,
                         r.p95_ms
                     );

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::beir::{self, Dataset, Run};
+use super::beir::{self, Dataset, Run, Summary};
 use super::documents::{Section, SourceDoc};
 use super::index::{IndexOptions, IndexReport, index_one};
 use super::lang::Lang;
@@ -34,17 +34,11 @@ pub struct EvalRetrievalCommand {
     pub json: bool,
 }
 
-/// One mode's figures.
+/// One mode's figures: the BEIR summary and the query latency.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
-    #[serde(rename = "ndcg@10")]
-    pub ndcg_at_10: f64,
-    #[serde(rename = "recall@10")]
-    pub recall_at_10: f64,
-    #[serde(rename = "recall@100")]
-    pub recall_at_100: f64,
-    #[serde(rename = "mrr@10")]
-    pub mrr_at_10: f64,
+    #[serde(flatten)]
+    pub metrics: Summary,
     pub p50_ms: f64,
     pub p95_ms: f64,
 }
@@ -136,10 +130,7 @@ pub async fn run(
         out.insert(
             mode.name().to_string(),
             ModeReport {
-                ndcg_at_10: summary.ndcg_at_10,
-                recall_at_10: summary.recall_at_10,
-                recall_at_100: summary.recall_at_100,
-                mrr_at_10: summary.mrr_at_10,
+                metrics: summary,
                 p50_ms: p50,
                 p95_ms: p95,
             },
