@@ -94,7 +94,7 @@ pub enum EmbedError {
     BadResponse { url: String, reason: String },
 }
 
-fn runtime(action: &str, reason: impl fmt::Display) -> EmbedError {
+pub(crate) fn runtime(action: &str, reason: impl fmt::Display) -> EmbedError {
     EmbedError::Runtime {
         action: action.to_owned(),
         reason: reason.to_string(),
@@ -172,7 +172,7 @@ impl fmt::Debug for OnnxEmbedder {
 /// after the first is dropped, so every embedder shares this one (with the dylib it came from).
 static ORT_ENV: Mutex<Option<(PathBuf, Environment)>> = Mutex::new(None);
 
-fn ort_environment(dylib: &Path) -> Result<Environment, EmbedError> {
+pub(crate) fn ort_environment(dylib: &Path) -> Result<Environment, EmbedError> {
     let mut slot = ORT_ENV
         .lock()
         .map_err(|_| runtime("initialise", "a thread panicked while loading ONNX Runtime"))?;
@@ -202,7 +202,7 @@ fn ort_environment(dylib: &Path) -> Result<Environment, EmbedError> {
     Ok(env)
 }
 
-fn ort_dylib_path(configured: Option<&Path>) -> Result<PathBuf, EmbedError> {
+pub(crate) fn ort_dylib_path(configured: Option<&Path>) -> Result<PathBuf, EmbedError> {
     let path = match configured {
         Some(p) => p.to_owned(),
         None => match std::env::var_os(ORT_DYLIB_ENV) {
@@ -314,7 +314,7 @@ impl Embedder for OnnxEmbedder {
 /// Loads tokenizer.json and replaces its padding and truncation. The shipped file pads every
 /// input to a fixed 128 and truncates at 128: we pad each batch only to its longest member
 /// (the padding is masked out of the pooling) and truncate at `max_tokens`.
-fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, EmbedError> {
+pub(crate) fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, EmbedError> {
     let err = |reason: String| EmbedError::Tokenizer {
         path: path.to_owned(),
         reason,

@@ -24,7 +24,8 @@ pub struct EvalRetrievalCommand {
     pub beir: PathBuf,
     #[arg(long, default_value = "test")]
     pub split: String,
-    /// bm25, vector or hybrid; repeat for several (default: all three).
+    /// bm25, vector, hybrid or hybrid+rerank; repeat for several (default: all, rerank when a
+    /// reranker is configured).
     #[arg(long = "mode", value_name = "MODE")]
     pub modes: Vec<String>,
     /// Evaluate only the first N queries (quick runs).
@@ -51,7 +52,11 @@ pub async fn run(
     command: EvalRetrievalCommand,
 ) -> anyhow::Result<BTreeMap<String, ModeReport>> {
     let modes: Vec<Mode> = if command.modes.is_empty() {
-        vec![Mode::Bm25, Mode::Vector, Mode::Hybrid]
+        let mut modes = vec![Mode::Bm25, Mode::Vector, Mode::Hybrid];
+        if rag.settings.reranker_dir.is_some() {
+            modes.push(Mode::HybridRerank);
+        }
+        modes
     } else {
         command
             .modes

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod fusion;
 pub mod index;
 pub mod lang;
+pub mod rerank;
 pub mod retrieve;
 pub mod search;
 pub mod service;

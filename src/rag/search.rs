@@ -11,7 +11,11 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use super::embed::{EmbedError, Embedder};
 use super::fusion::{RrfConfig, SignalRank, fuse};
 use super::lang::{Lang, detect};
-use super::store::{RagStore, StoreError, literal, vector_literal};
+use super::rerank::CrossEncoder;
+use super::store::{RagStore, StoreError, embedding_text, literal, vector_literal};
+
+/// Fused candidates the cross-encoder scores in hybrid+rerank mode.
+pub const RERANK_DEPTH: usize = 20;
 
 /// Which signals rank the results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,6 +26,9 @@ pub enum Mode {
     Bm25,
     Vector,
     Hybrid,
+    /// Hybrid candidates reordered by the cross-encoder.
+    #[serde(rename = "hybrid+rerank")]
+    HybridRerank,
 }
 
 impl Mode {
@@ -30,8 +37,9 @@ impl Mode {
             "bm25" => Ok(Self::Bm25),
             "vector" => Ok(Self::Vector),
             "hybrid" => Ok(Self::Hybrid),
+            "hybrid+rerank" => Ok(Self::HybridRerank),
             other => Err(format!(
-                "{other:?} is not a retrieval mode: use bm25, vector or hybrid"
+                "{other:?} is not a retrieval mode: use bm25, vector, hybrid or hybrid+rerank"
             )),
         }
     }
@@ -41,6 +49,7 @@ impl Mode {
             Self::Bm25 => "bm25",
             Self::Vector => "vector",
             Self::Hybrid => "hybrid",
+            Self::HybridRerank => "hybrid+rerank",
         }
     }
 }
@@ -73,6 +82,8 @@ pub struct Hit {
     pub score: f64,
     pub vector: Option<SignalRank>,
     pub fulltext: Option<SignalRank>,
+    /// The cross-encoder's score, in hybrid+rerank mode.
+    pub rerank: Option<f64>,
 }
 
 /// Hits, and why there are none when there are none.
@@ -92,6 +103,10 @@ pub enum SearchError {
     EmptyQuery,
     #[error("no embedding model is configured, so vector and hybrid search are unavailable")]
     NoEmbedder,
+    #[error(
+        "no reranker is configured: set [rag] reranker_dir to a cross-encoder's folder (model.onnx + tokenizer.json)"
+    )]
+    NoReranker,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -109,6 +124,7 @@ impl From<sqlx::Error> for SearchError {
 pub struct Retriever {
     store: RagStore,
     embedder: Option<Arc<dyn Embedder>>,
+    reranker: Option<CrossEncoder>,
     pub rrf: RrfConfig,
     /// Candidates taken from each signal before fusion.
     pub candidates: usize,
@@ -119,6 +135,7 @@ impl Retriever {
         Self {
             store,
             embedder,
+            reranker: None,
             rrf: RrfConfig::default(),
             candidates: 50,
         }
@@ -126,6 +143,12 @@ impl Retriever {
 
     pub fn store(&self) -> &RagStore {
         &self.store
+    }
+
+    /// Adds the cross-encoder `hybrid+rerank` uses.
+    pub fn with_reranker(mut self, reranker: Option<CrossEncoder>) -> Self {
+        self.reranker = reranker;
+        self
     }
 
     pub async fn search(
@@ -148,7 +171,10 @@ impl Retriever {
         }
         let query_vector = match mode {
             Mode::Bm25 => None,
-            Mode::Vector | Mode::Hybrid => {
+            Mode::Vector | Mode::Hybrid | Mode::HybridRerank => {
+                if mode == Mode::HybridRerank && self.reranker.is_none() {
+                    return Err(SearchError::NoReranker);
+                }
                 let embedder = self.embedder.as_ref().ok_or(SearchError::NoEmbedder)?;
                 self.store
                     .check_model(embedder.model_id(), embedder.dimension())
@@ -195,7 +221,13 @@ impl Retriever {
             ranking
         };
         let fused = fuse(&vector, &fulltext, self.rrf);
-        let top: Vec<_> = fused.into_iter().take(k).collect();
+        // The cross-encoder reorders a deeper candidate list than it returns.
+        let keep = if mode == Mode::HybridRerank {
+            RERANK_DEPTH.max(k)
+        } else {
+            k
+        };
+        let top: Vec<_> = fused.into_iter().take(keep).collect();
         let ids: Vec<i64> = top.iter().map(|h| h.chunk_id).collect();
         let rows: Vec<(i64, String, String, String, String, String, String)> = sqlx::query_as(
             "SELECT c.id, d.source, d.title, c.heading_path, d.kind, d.lang, c.content \
@@ -211,7 +243,7 @@ impl Retriever {
             .filter_map(|f| {
                 let row = rows.iter().find(|r| r.0 == f.chunk_id)?;
                 let score = match mode {
-                    Mode::Hybrid => f.rrf,
+                    Mode::Hybrid | Mode::HybridRerank => f.rrf,
                     Mode::Vector => f.vector.map_or(0.0, |s| s.score),
                     Mode::Bm25 => f.fulltext.map_or(0.0, |s| s.score),
                 };
@@ -227,14 +259,28 @@ impl Retriever {
                     score,
                     vector: f.vector,
                     fulltext: f.fulltext,
+                    rerank: None,
                 })
             })
-            .enumerate()
-            .map(|(i, mut h)| {
-                h.rank = i + 1;
-                h
-            })
             .collect::<Vec<_>>();
+        let mut hits = hits;
+        if let (Mode::HybridRerank, Some(reranker)) = (mode, &self.reranker) {
+            let passages = hits
+                .iter()
+                .map(|h| embedding_text(&h.heading_path, &h.content))
+                .collect();
+            let scores = reranker.score(query, passages).await?;
+            for (hit, score) in hits.iter_mut().zip(scores) {
+                hit.rerank = Some(f64::from(score));
+                hit.score = f64::from(score);
+            }
+            // Stable: equal scores keep their fused order.
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+            hits.truncate(k);
+        }
+        for (i, hit) in hits.iter_mut().enumerate() {
+            hit.rank = i + 1;
+        }
         if hits.is_empty() && notes.is_empty() {
             notes.push("no chunk matched the query".into());
         }

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::chunk::TokenCounter;
 use super::embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, OnnxEmbedder};
+use super::rerank::CrossEncoder;
 use super::search::Retriever;
 use super::settings::{EmbedderSettings, RagSettings};
 use super::store::RagStore;
@@ -19,6 +20,7 @@ pub struct Rag {
     pub settings: RagSettings,
     store: RagStore,
     loaded: Arc<OnceCell<Loaded>>,
+    reranker: RerankerCell,
 }
 
 #[derive(Clone)]
@@ -27,12 +29,15 @@ struct Loaded {
     counter: TokenCounter,
 }
 
+type RerankerCell = Arc<OnceCell<Option<CrossEncoder>>>;
+
 impl Rag {
     pub fn new(settings: RagSettings, pool: PgPool) -> Self {
         Self {
             settings,
             store: RagStore::new(pool),
             loaded: Arc::default(),
+            reranker: Arc::default(),
         }
     }
 
@@ -50,9 +55,27 @@ impl Rag {
         Ok(self.load().await?.counter)
     }
 
-    /// A retriever with the configured fusion and candidate depth.
+    /// The cross-encoder of `[rag] reranker_dir`, loaded once; `None` when not configured.
+    pub async fn reranker(&self) -> Result<Option<CrossEncoder>, String> {
+        let Some(dir) = self.settings.reranker_dir.clone() else {
+            return Ok(None);
+        };
+        self.reranker
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || CrossEncoder::load(&dir))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .cloned()
+    }
+
+    /// A retriever with the configured fusion, candidate depth and reranker.
     pub async fn retriever(&self) -> Result<Retriever, String> {
-        let mut retriever = Retriever::new(self.store.clone(), self.embedder().await?);
+        let mut retriever = Retriever::new(self.store.clone(), self.embedder().await?)
+            .with_reranker(self.reranker().await?);
         retriever.rrf = self.settings.rrf;
         retriever.candidates = self.settings.candidates;
         Ok(retriever)

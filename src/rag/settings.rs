@@ -31,6 +31,8 @@ pub struct RawRag {
     pub fulltext_weight: Option<f64>,
     pub candidates: Option<usize>,
     pub max_file_bytes: Option<u64>,
+    /// A cross-encoder's folder (model.onnx + tokenizer.json) for `hybrid+rerank`.
+    pub reranker_dir: Option<PathBuf>,
 }
 
 /// Which embedder to build.
@@ -60,6 +62,7 @@ pub struct RagSettings {
     pub rrf: RrfConfig,
     pub candidates: usize,
     pub max_file_bytes: u64,
+    pub reranker_dir: Option<PathBuf>,
 }
 
 pub fn resolve(
@@ -126,5 +129,6 @@ pub fn resolve(
         },
         candidates: raw.candidates.unwrap_or(50).clamp(1, 1000),
         max_file_bytes: raw.max_file_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        reranker_dir: raw.reranker_dir,
     })
 }

@@ -484,3 +484,102 @@ async fn bench_retrieval_prints_every_figure() {
             .unwrap();
     assert_eq!(chunks, 300);
 }
+
+/// The tiny cross-encoder of tests/fixtures/tiny_cross_encoder with the embedder's tokenizer:
+/// its score is the sum of (token id mod 7) over the passage's tokens.
+fn tiny_reranker_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tiny_cross_encoder/model.onnx"
+        ),
+        dir.path().join("model.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        std::env::var("STEWARD_EMBED_TOKENIZER").unwrap(),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn the_cross_encoder_reorders_hybrid_candidates() {
+    let db = TestDb::new().await;
+    let reranker = tiny_reranker_dir();
+    let mut env = env_with_model(&db);
+    env.insert(
+        "STEWARD_RAG__RERANKER_DIR".into(),
+        reranker.path().display().to_string(),
+    );
+    let config = Config::load(None, &env).unwrap();
+    let rag = Rag::new(config.rag.clone(), db.pool().await);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "freshness.md", FRESHNESS);
+    write(dir.path(), "nulos.md", NULLS_ES);
+    write(
+        dir.path(),
+        "volume.md",
+        "# Volume runbook\n## Drop\nEvents dropped by half after the SDK release.\n",
+    );
+    index(&rag, dir.path(), "acme").await;
+    let retriever = rag.retriever().await.unwrap();
+    let reranked = retriever
+        .search(
+            "acme",
+            "orders table stale",
+            10,
+            Mode::HybridRerank,
+            &Filters::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reranked.mode, Mode::HybridRerank);
+    assert!(reranked.hits.len() >= 3, "{reranked:?}");
+
+    // The same score computed here from the tokenizer, pair by pair.
+    let mut tokenizer =
+        tokenizers::Tokenizer::from_file(std::env::var("STEWARD_EMBED_TOKENIZER").unwrap())
+            .unwrap();
+    tokenizer.with_padding(None);
+    let expected = |passage: &str| -> f64 {
+        let encoding = tokenizer
+            .encode(("orders table stale", passage), true)
+            .unwrap();
+        encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_type_ids())
+            .filter(|(_, t)| **t == 1)
+            .map(|(id, _)| f64::from(id % 7))
+            .sum()
+    };
+    let mut previous = f64::INFINITY;
+    for (i, hit) in reranked.hits.iter().enumerate() {
+        let passage = format!("{}\n{}", hit.heading_path, hit.content);
+        assert_eq!(hit.rerank, Some(expected(&passage)), "{hit:?}");
+        assert_eq!(hit.score, expected(&passage));
+        assert_eq!(hit.rank, i + 1);
+        assert!(
+            hit.score <= previous,
+            "not sorted by the reranker: {reranked:?}"
+        );
+        previous = hit.score;
+        // The fused signals stay visible next to the rerank score.
+        assert!(hit.vector.is_some() || hit.fulltext.is_some());
+    }
+
+    // Without a configured reranker the mode is refused with what to set.
+    let plain = self::rag(&db).await.retriever().await.unwrap();
+    assert_eq!(
+        plain
+            .search("acme", "stale", 3, Mode::HybridRerank, &Filters::default())
+            .await
+            .unwrap_err()
+            .to_string(),
+        "no reranker is configured: set [rag] reranker_dir to a cross-encoder's folder \
+         (model.onnx + tokenizer.json)"
+    );
+}
