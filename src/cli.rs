@@ -22,6 +22,7 @@ use crate::principal::Channel;
 use crate::rag::bench::BenchRetrievalCommand;
 use crate::rag::command::{AskCommand, IndexCommand, ReindexCommand};
 use crate::rag::eval::EvalRetrievalCommand;
+use crate::rag::eval_rag::EvalRagCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,6 +125,10 @@ pub enum EvalCommand {
     /// Index a BEIR dataset into its own tenant and measure retrieval per mode: nDCG@10,
     /// Recall@10, Recall@100, MRR@10 and query latency p50/p95.
     Retrieval(EvalRetrievalCommand),
+    /// Answer a golden set of questions and score the answers: citation validity and coverage
+    /// always; faithfulness, answer relevancy and context precision (RAGAS, Claude as judge)
+    /// when a model is configured.
+    Rag(EvalRagCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +398,32 @@ async fn run_with_config(command: Command, config: Config) -> anyhow::Result<Exi
                         m.raw_sql.p95_ms,
                         m.overhead
                     );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            command: EvalCommand::Rag(command),
+        } => {
+            let app = App::start(config).await?;
+            let claude = app.config.agent.client()?;
+            let report = crate::rag::eval_rag::run(&app.rag, claude, &command).await?;
+            if command.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+                println!(
+                    "{} question(s): citation validity {:.3}, coverage {:.3}, faithfulness {}, \
+                     answer relevancy {}, context precision {}",
+                    report.questions,
+                    report.citation_validity,
+                    report.citation_coverage,
+                    show(report.faithfulness),
+                    show(report.answer_relevancy),
+                    show(report.context_precision)
+                );
+                if let Some(note) = &report.note {
+                    println!("{note}");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ pub mod command;
 pub mod documents;
 pub mod embed;
 pub mod eval;
+pub mod eval_rag;
 pub mod fusion;
 pub mod index;
 pub mod lang;

@@ -583,3 +583,113 @@ async fn the_cross_encoder_reorders_hybrid_candidates() {
          (model.onnx + tokenizer.json)"
     );
 }
+
+#[tokio::test]
+async fn eval_rag_scores_citations_always_and_ragas_with_a_judge() {
+    use crate::common::anthropic::{FakeAnthropic, Reply};
+    use steward::rag::eval_rag::{EvalRagCommand, run};
+
+    let db = TestDb::new().await;
+    let fake = FakeAnthropic::start().await;
+    let mut env = env_with_model(&db);
+    env.insert("ANTHROPIC_API_KEY".into(), "sk-ant-test".into());
+    env.insert("ANTHROPIC_BASE_URL".into(), fake.base_url());
+    env.insert("STEWARD_AGENT__RETRY_BACKOFF_MS".into(), "0".into());
+    let config = Config::load(None, &env).unwrap();
+    let rag = Rag::new(config.rag.clone(), db.pool().await);
+    index(
+        &rag,
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/demo/runbooks"
+        )),
+        "demo",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("golden.jsonl");
+    let question = "What do I do when payment_method is NULL for many payments?";
+    std::fs::write(
+        &golden,
+        format!("{}\n", json!({"question": question, "tenant": "demo"})),
+    )
+    .unwrap();
+    let command = EvalRagCommand {
+        golden: golden.clone(),
+        json: true,
+    };
+
+    // Without a model: extractive answers, citation metrics only.
+    let plain = run(&rag, None, &command).await.unwrap();
+    assert_eq!(
+        (
+            plain.questions,
+            plain.citation_validity,
+            plain.citation_coverage
+        ),
+        (1, 1.0, 1.0)
+    );
+    assert_eq!((plain.faithfulness, plain.context_precision), (None, None));
+    assert_eq!(
+        plain.note.as_deref(),
+        Some("no language model configured: only citation validity and coverage were computed")
+    );
+
+    // With Claude: the answer, then the judge's three verdicts, in this order.
+    fake.push(Reply::text(
+        "Add the new method to the loader's mapping [1]. Reload the day [7].",
+    ));
+    fake.push(Reply::text(r#"{"claims": [{"claim": "mapping", "supported": true}, {"claim": "reload", "supported": false}]}"#));
+    fake.push(Reply::text(
+        r#"{"verdicts": [true, false, true, false, false]}"#,
+    ));
+    fake.push(Reply::text(r#"{"questions": ["How do I fix NULL payment methods?", "What reloads a day of payments?", "Who owns raw.payments?"]}"#));
+    let judged = run(&rag, config.agent.client().unwrap(), &command)
+        .await
+        .unwrap();
+    fake.assert_all_valid();
+    assert_eq!(fake.requests().len(), 4);
+    let score = &judged.per_question[0];
+    assert_eq!(score.path, "claude");
+    // [7] is not one of the 5 sources; one of two sentences carries a valid citation.
+    assert_eq!(
+        (score.citations_valid, score.citation_coverage),
+        (false, 0.5)
+    );
+    assert_eq!(judged.faithfulness, Some(0.5));
+    assert_eq!(judged.context_precision, Some((1.0 + 2.0 / 3.0) / 2.0));
+    // Answer relevancy: mean cosine of the question and the generated ones, with the same model.
+    let embedder = rag.embedder().await.unwrap().unwrap();
+    let texts: Vec<String> = [
+        question,
+        "How do I fix NULL payment methods?",
+        "What reloads a day of payments?",
+        "Who owns raw.payments?",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let v = embedder.embed(&texts).await.unwrap();
+    let cos = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum::<f64>()
+    };
+    let expected = (cos(&v[0], &v[1]) + cos(&v[0], &v[2]) + cos(&v[0], &v[3])) / 3.0;
+    assert!(
+        (judged.answer_relevancy.unwrap() - expected).abs() < 1e-4,
+        "{judged:?}"
+    );
+
+    std::fs::write(
+        &golden,
+        "{\"question\": \"ok\"}\n{\"questoin\": \"typo\"}\n",
+    )
+    .unwrap();
+    let bad = run(&rag, None, &command).await.unwrap_err().to_string();
+    assert!(
+        bad.starts_with(&format!("{}:2: unknown field `questoin`", golden.display())),
+        "{bad}"
+    );
+}
