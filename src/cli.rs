@@ -725,6 +725,56 @@ fn print_config(config: &Config) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    println!(
+        "dq checks:            {} ({} severity rule(s))",
+        config
+            .dq
+            .checks
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        config.dq.severity_rules.len()
+    );
+    let agent = &config.agent;
+    println!(
+        "agent:                {} via {} (key from {}: {}); max_steps={} max_cost_usd={} \
+         deadline_secs={}",
+        agent.models.join(" -> "),
+        agent.base_url,
+        agent.api_key_env,
+        if agent.api_key.is_some() {
+            "set"
+        } else {
+            "not set, runbook only"
+        },
+        agent.max_steps,
+        agent.max_cost_usd,
+        agent.deadline.as_secs()
+    );
+    let rag = &config.rag;
+    println!(
+        "rag:                  embedder={} tenant={} chunks={}+{} rrf_k={} reranker={}",
+        match &rag.embedder {
+            crate::rag::settings::EmbedderSettings::Onnx { model, .. } => match model {
+                Some(path) => format!("onnx ({})", path.display()),
+                None => "onnx (model not configured)".to_string(),
+            },
+            crate::rag::settings::EmbedderSettings::Http {
+                base_url, model, ..
+            } => {
+                format!("http ({model} at {base_url})")
+            }
+            crate::rag::settings::EmbedderSettings::None => "none".to_string(),
+        },
+        rag.default_tenant,
+        rag.chunks.max_tokens,
+        rag.chunks.overlap_tokens,
+        rag.rrf.k,
+        rag.reranker_dir
+            .as_ref()
+            .map_or("none".to_string(), |d| d.display().to_string())
+    );
 }
 
 fn toml_string(s: &str) -> String {

@@ -155,3 +155,29 @@ async fn a_trino_url_selects_trino_and_is_pinged() {
         run.lines[1]
     );
 }
+
+#[test]
+fn config_show_summarises_agent_and_retrieval_without_the_key() {
+    let out = Command::new(steward_bin())
+        .args(["config", "show"])
+        .env_clear()
+        .env("STEWARD_DATABASE_URL", "postgres://127.0.0.1:1/x")
+        .env("ANTHROPIC_API_KEY", "sk-ant-very-secret")
+        .env("STEWARD_RAG__EMBEDDER", "none")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("sk-ant-very-secret"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "agent:                claude-sonnet-4-5 -> claude-haiku-4-5 via \
+             https://api.anthropic.com (key from ANTHROPIC_API_KEY: set)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rag:                  embedder=none tenant=default chunks=200+30"),
+        "{stdout}"
+    );
+}
