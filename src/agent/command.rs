@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use super::diagnose::{Diagnoser, Progress, RunRequest};
+use super::diagnose::{Diagnoser, RunRequest, StderrProgress};
 use crate::app::App;
 
 /// What `steward diagnose` was asked to do.
@@ -34,14 +34,6 @@ pub struct DiagnoseCommand {
     pub list: bool,
 }
 
-struct Stderr;
-
-impl Progress for Stderr {
-    fn line(&self, text: &str) {
-        eprintln!("{text}");
-    }
-}
-
 /// The app's diagnoser (its pipeline, agent settings and run store).
 pub fn diagnoser(app: &App) -> anyhow::Result<Diagnoser> {
     app.diagnoser
@@ -59,7 +51,7 @@ pub async fn run(app: &App, command: DiagnoseCommand) -> anyhow::Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     let report = match (&command.resume, &command.table) {
-        (Some(id), _) => diagnoser.resume(id, &Stderr).await?,
+        (Some(id), _) => diagnoser.resume(id, &StderrProgress { indent: "" }).await?,
         (None, Some(table)) => {
             let request = RunRequest {
                 table: table.clone(),
@@ -67,7 +59,9 @@ pub async fn run(app: &App, command: DiagnoseCommand) -> anyhow::Result<ExitCode
                 max_steps: command.max_steps,
                 as_of: command.as_of.clone(),
             };
-            diagnoser.start(&app.operator(), &request, &Stderr).await?
+            diagnoser
+                .start(&app.operator(), &request, &StderrProgress { indent: "" })
+                .await?
         }
         (None, None) => anyhow::bail!(
             "say what to diagnose: --table SCHEMA.TABLE --description \"...\", --resume RUN_ID \

@@ -53,6 +53,17 @@ pub trait Progress: Send + Sync {
     fn line(&self, text: &str);
 }
 
+/// Progress printed on stderr, each line after `indent` (the CLI's).
+pub struct StderrProgress {
+    pub indent: &'static str,
+}
+
+impl Progress for StderrProgress {
+    fn line(&self, text: &str) {
+        eprintln!("{}{text}", self.indent);
+    }
+}
+
 /// Progress that goes nowhere.
 pub struct Silent;
 
@@ -586,6 +597,11 @@ impl Diagnoser {
 
     pub(super) fn pipeline(&self) -> Result<Arc<Pipeline>, DiagnoseError> {
         self.pipeline.upgrade().ok_or(DiagnoseError::ShuttingDown)
+    }
+
+    /// The cap on each tool output shown to the model or written into a report.
+    pub(super) fn tool_output_max_bytes(&self) -> usize {
+        self.settings.tool_output_max_bytes
     }
 
     /// Upstream tables of `table` from config.

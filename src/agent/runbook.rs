@@ -87,7 +87,10 @@ impl Steps<'_> {
             Err(e) => Err(e.to_string()),
         };
         let (text, is_error) = match &outcome {
-            Ok(value) => (wrap_tool_output(tool, value, 16 * 1024).text, false),
+            Ok(value) => (
+                wrap_tool_output(tool, value, self.diagnoser.tool_output_max_bytes()).text,
+                false,
+            ),
             Err(message) => (message.clone(), true),
         };
         let elapsed = started.elapsed().as_millis() as i64;

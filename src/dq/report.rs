@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::checks::Severity;
-use crate::agent::diagnose::RunRequest;
+use crate::agent::diagnose::{RunRequest, StderrProgress};
 use crate::agent::report::Report;
 use crate::app::App;
 use crate::pipeline::{Caller, Outcome};
@@ -131,19 +131,11 @@ async fn diagnose_new_anomalies(
             as_of: as_of.clone(),
         };
         let report = diagnoser
-            .start(&app.operator(), &request, &StderrProgress)
+            .start(&app.operator(), &request, &StderrProgress { indent: "  " })
             .await?;
         reports.push(report);
     }
     Ok(reports)
-}
-
-struct StderrProgress;
-
-impl crate::agent::diagnose::Progress for StderrProgress {
-    fn line(&self, text: &str) {
-        eprintln!("  {text}");
-    }
 }
 
 /// The readable report: a summary line, then one line per check.

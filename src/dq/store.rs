@@ -136,7 +136,7 @@ impl DqStore {
     pub async fn record(&self, result: &CheckResult) -> Result<Option<FindingRef>, sqlx::Error> {
         let finding_kind = match result.status {
             Status::Ok => {
-                self.resolve_except(&result.check, None).await?;
+                resolve_open(&self.pool, &result.check, None).await?;
                 return Ok(None);
             }
             Status::Anomaly => "anomaly",
@@ -180,32 +180,13 @@ impl DqStore {
         .bind(sqlx::types::Json(&result.details))
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE steward.dq_findings SET state = 'resolved', resolved_at = now() \
-             WHERE check_name = $1 AND state = 'open' AND fingerprint <> $2",
-        )
-        .bind(&result.check)
-        .bind(&fingerprint)
-        .execute(&mut *tx)
-        .await?;
+        resolve_open(&mut *tx, &result.check, Some(&fingerprint)).await?;
         tx.commit().await?;
         Ok(Some(FindingRef {
             id,
             new,
             occurrences,
         }))
-    }
-
-    async fn resolve_except(&self, check: &str, keep: Option<&str>) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE steward.dq_findings SET state = 'resolved', resolved_at = now() \
-             WHERE check_name = $1 AND state = 'open' AND fingerprint IS DISTINCT FROM $2",
-        )
-        .bind(check)
-        .bind(keep)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// The accepted snapshot of a schema check, if one was recorded.
@@ -240,6 +221,23 @@ impl DqStore {
         .await?;
         Ok(())
     }
+}
+
+/// Resolves the check's open findings, except the one with fingerprint `keep`.
+async fn resolve_open<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    check: &str,
+    keep: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE steward.dq_findings SET state = 'resolved', resolved_at = now() \
+         WHERE check_name = $1 AND state = 'open' AND fingerprint IS DISTINCT FROM $2",
+    )
+    .bind(check)
+    .bind(keep)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// Identity of an ongoing finding: the check and whether it is an anomaly or an error, so the

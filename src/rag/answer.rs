@@ -11,7 +11,7 @@ use steward_tools::tool::{Annotations, CallContext, ToolError, TypedTool};
 use super::cite::{NO_INFO_EN, NO_INFO_ES, Verification, verify};
 use super::lang::{Lang, detect};
 use super::retrieve::{search, tenant_of};
-use super::search::{Filters, Hit, Mode};
+use super::search::{Filters, Hit};
 use super::service::Rag;
 use crate::agent::claude::{Claude, InputMessage, MessageRequest};
 
@@ -90,18 +90,22 @@ impl TypedTool for Answer {
     }
 
     async fn run(&self, _: &CallContext, params: Params) -> Result<Output, ToolError> {
+        self.answer(params).await.map(|(output, _)| output)
+    }
+}
+
+impl Answer {
+    /// The answer and the hits it was written from (evaluation scores those contexts).
+    pub async fn answer(&self, params: Params) -> Result<(Output, Vec<Hit>), ToolError> {
         let k = params.k.unwrap_or(5);
         if !(1..=20).contains(&k) {
             return Err(ToolError::InvalidParams {
-                tool: Self::NAME,
+                tool: <Self as TypedTool>::NAME,
                 message: format!("k must be between 1 and 20, not {k}"),
             });
         }
         let tenant = tenant_of(&self.rag, &params.tenant);
-        let mode = match self.rag.embedder().await {
-            Ok(Some(_)) => Mode::Hybrid,
-            _ => Mode::Bm25,
-        };
+        let mode = self.rag.default_mode().await;
         let found = search(
             &self.rag,
             &tenant,
@@ -152,7 +156,7 @@ impl TypedTool for Answer {
             }
         };
         let verification = verify(&answer, sources.len());
-        Ok(Output {
+        let output = Output {
             answer,
             path: path.into(),
             model,
@@ -160,7 +164,8 @@ impl TypedTool for Answer {
             sources,
             verification,
             notes,
-        })
+        };
+        Ok((output, found.hits))
     }
 }
 

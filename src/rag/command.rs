@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::index::{IndexOptions, IndexReport, check_tenant, index_paths};
+use super::index::{IndexOptions, IndexReport, check_tenant, embed_missing, index_paths};
 use super::lang::Lang;
 use super::store::RagStore;
 use crate::app::App;
@@ -140,25 +140,10 @@ pub async fn reindex(app: &App, _command: ReindexCommand) -> anyhow::Result<Exit
     let previous = store.active_model().await?;
     store.ensure_index(&model, embedder.dimension()).await?;
     let started = Instant::now();
-    let mut embedded = 0usize;
-    loop {
-        let batch = store.missing_embeddings(None, &model, 256).await?;
-        if batch.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
-        let vectors = embedder.embed(&texts).await?;
-        let mut tx = store.pool().begin().await?;
-        for ((id, tenant, _), vector) in batch.iter().zip(vectors) {
-            RagStore::insert_embeddings(&mut tx, tenant, &model, &[(*id, vector)]).await?;
-        }
-        tx.commit().await?;
-        embedded += batch.len();
-        eprintln!(
-            "embedded {embedded} chunks with {model} ({:.0} chunks/s)",
-            embedded as f64 / started.elapsed().as_secs_f64().max(1e-9)
-        );
-    }
+    let embedded = embed_missing(store, embedder.as_ref(), None, &|embedded, rate| {
+        eprintln!("embedded {embedded} chunks with {model} ({rate:.0} chunks/s)");
+    })
+    .await?;
     // Queries switch only now that every chunk has a vector of the new model.
     store.activate(&model, embedder.dimension()).await?;
     println!(

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::beir::{self, Dataset, Run, Summary};
 use super::documents::{Section, SourceDoc};
-use super::index::{IndexOptions, IndexReport, index_one};
+use super::index::{IndexOptions, IndexReport, embed_missing, index_one};
 use super::lang::Lang;
 use super::search::{Filters, Mode, Retriever};
 use super::service::Rag;
@@ -188,27 +188,10 @@ async fn index_corpus(
             .activate(embedder.model_id(), embedder.dimension())
             .await?;
     }
-    let mut embedded = 0usize;
-    let embed_started = Instant::now();
-    loop {
-        let batch = store
-            .missing_embeddings(Some(tenant), embedder.model_id(), 256)
-            .await?;
-        if batch.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
-        let vectors = embedder.embed(&texts).await?;
-        let rows: Vec<(i64, Vec<f32>)> = batch.iter().map(|(id, _, _)| *id).zip(vectors).collect();
-        let mut tx = store.pool().begin().await?;
-        RagStore::insert_embeddings(&mut tx, tenant, embedder.model_id(), &rows).await?;
-        tx.commit().await?;
-        embedded += rows.len();
-        eprintln!(
-            "  embedded {embedded} chunks ({:.0} chunks/s)",
-            embedded as f64 / embed_started.elapsed().as_secs_f64().max(1e-9)
-        );
-    }
+    let embedded = embed_missing(store, embedder.as_ref(), Some(tenant), &|embedded, rate| {
+        eprintln!("  embedded {embedded} chunks ({rate:.0} chunks/s)");
+    })
+    .await?;
     eprintln!(
         "  corpus ready: {} new, {} unchanged documents; {} chunks embedded; {:.1} s",
         report.indexed,

@@ -9,10 +9,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use steward_tools::tool::{CallContext, TypedTool};
 
 use super::answer::{self, Answer};
-use super::search::{Filters, Mode};
 use super::service::Rag;
 use crate::agent::claude::{Claude, InputMessage, MessageRequest};
 
@@ -80,18 +78,18 @@ pub async fn run(
         anyhow::bail!("{} has no questions", command.golden.display());
     }
     let tool = Answer::new(rag.clone(), claude.clone());
-    let ctx = CallContext::new("eval");
     let embedder = rag.embedder().await.ok().flatten();
     let mut scores = Vec::with_capacity(golden.len());
     for item in golden {
         let params: answer::Params = serde_json::from_value(serde_json::json!({
             "question": item.question, "tenant": item.tenant, "k": 5,
         }))?;
-        let out = tool
-            .run(&ctx, params)
+        let (out, hits) = tool
+            .answer(params)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", item.question))?;
-        let contexts = contexts(rag, &item, &out).await;
+        // The contexts the answer was written from, in rank order.
+        let contexts: Vec<String> = hits.into_iter().map(|h| h.content).collect();
         let mut score = QuestionScore {
             question: item.question.clone(),
             path: out.path.clone(),
@@ -136,35 +134,6 @@ pub async fn run(
         }),
         per_question: scores,
     })
-}
-
-/// The retrieved contexts, in rank order, as the answer saw them.
-async fn contexts(rag: &Rag, item: &Golden, out: &answer::Output) -> Vec<String> {
-    let tenant = item
-        .tenant
-        .clone()
-        .unwrap_or_else(|| rag.settings.default_tenant.clone());
-    let Ok(retriever) = rag.retriever().await else {
-        return Vec::new();
-    };
-    let mode = if rag.embedder().await.ok().flatten().is_some() {
-        Mode::Hybrid
-    } else {
-        Mode::Bm25
-    };
-    match retriever
-        .search(
-            &tenant,
-            &item.question,
-            out.sources.len().max(1),
-            mode,
-            &Filters::default(),
-        )
-        .await
-    {
-        Ok(found) => found.hits.into_iter().map(|h| h.content).collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {

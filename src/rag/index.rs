@@ -210,6 +210,38 @@ pub async fn index_one(
     Ok(())
 }
 
+/// Embeds, in batches, every chunk (of `tenant`, or of all tenants) that has no vector of the
+/// embedder's model yet; `progress(embedded, chunks_per_second)` after each batch. Returns how
+/// many chunks were embedded.
+pub async fn embed_missing(
+    store: &RagStore,
+    embedder: &dyn Embedder,
+    tenant: Option<&str>,
+    progress: &dyn Fn(usize, f64),
+) -> Result<usize, IndexError> {
+    let model = embedder.model_id();
+    let started = Instant::now();
+    let mut embedded = 0usize;
+    loop {
+        let batch = store.missing_embeddings(tenant, model, 256).await?;
+        if batch.is_empty() {
+            return Ok(embedded);
+        }
+        let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
+        let vectors = embedder.embed(&texts).await?;
+        let mut tx = store.pool().begin().await.map_err(StoreError::Sql)?;
+        for ((id, chunk_tenant, _), vector) in batch.iter().zip(vectors) {
+            RagStore::insert_embeddings(&mut tx, chunk_tenant, model, &[(*id, vector)]).await?;
+        }
+        tx.commit().await.map_err(StoreError::Sql)?;
+        embedded += batch.len();
+        progress(
+            embedded,
+            embedded as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        );
+    }
+}
+
 /// Every file below `dir` (hidden entries skipped).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -100,11 +100,7 @@ impl TypedTool for Retrieve {
         let tenant = tenant_of(&self.rag, &params.tenant);
         let mode = match params.mode {
             Some(mode) => mode,
-            None => match self.rag.embedder().await {
-                Ok(Some(_)) => Mode::Hybrid,
-                // No embedder configured: full text still answers.
-                _ => Mode::Bm25,
-            },
+            None => self.rag.default_mode().await,
         };
         search(&self.rag, &tenant, &params.query, k, mode, &params.filters).await
     }

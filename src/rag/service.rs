@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use super::chunk::TokenCounter;
 use super::embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, OnnxEmbedder};
 use super::rerank::CrossEncoder;
-use super::search::Retriever;
+use super::search::{Mode, Retriever};
 use super::settings::{EmbedderSettings, RagSettings};
 use super::store::RagStore;
 
@@ -48,6 +48,14 @@ impl Rag {
     /// The configured embedder (`None` with `embedder = "none"`), loaded once.
     pub async fn embedder(&self) -> Result<Option<Arc<dyn Embedder>>, String> {
         Ok(self.load().await?.embedder)
+    }
+
+    /// Hybrid search when an embedder is available, else full text (which needs none).
+    pub async fn default_mode(&self) -> Mode {
+        match self.embedder().await {
+            Ok(Some(_)) => Mode::Hybrid,
+            _ => Mode::Bm25,
+        }
     }
 
     /// Counts tokens the way the embedder does (4 characters a token for hosted models).
