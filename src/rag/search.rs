@@ -1,5 +1,5 @@
 //! Retrieval for one tenant: vector top-k (cosine over the active model's HNSW index),
-//! language-aware full-text top-k (each chunk matched with its own language's stemming) and
+//! language-aware BM25 top-k (each chunk matched with its own language's stemming) and
 //! their Reciprocal Rank Fusion; every hit carries its rank and score per signal.
 
 use std::sync::Arc;
@@ -21,8 +21,7 @@ pub const RERANK_DEPTH: usize = 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Full text only (Postgres `ts_rank` over any of the query words, normalised by document
-    /// length; named for the usual lexical baseline).
+    /// Full text only: BM25 over any of the query's words.
     Bm25,
     Vector,
     Hybrid,
@@ -204,22 +203,33 @@ impl Retriever {
         let depth = self.candidates.max(k);
         let mut tx = self.store.tenant_scope(tenant).await?;
         let mut notes = Vec::new();
-        let vector = match &query_vector {
-            Some((model, v)) => vector_ranking(&mut tx, model, v, depth, filters).await?,
-            None => Vec::new(),
-        };
-        let fulltext = if mode == Mode::Vector {
-            Vec::new()
-        } else {
-            let (ranking, only_stop_words) =
-                fulltext_ranking(&mut tx, query, depth, filters).await?;
-            if only_stop_words {
-                notes.push(
-                    "the query has only stop words: full-text search matched nothing".to_string(),
-                );
+        let (vector, (fulltext, only_stop_words)) = match (mode, &query_vector) {
+            (Mode::Vector, Some((model, v))) => (
+                vector_ranking(&mut tx, model, v, depth, filters).await?,
+                (Vec::new(), false),
+            ),
+            (Mode::Vector, None) => (Vec::new(), (Vec::new(), false)),
+            (Mode::Bm25, _) | (Mode::Hybrid | Mode::HybridRerank, None) => (
+                Vec::new(),
+                fulltext_ranking(&mut tx, query, depth, filters).await?,
+            ),
+            // Both signals at once, each on its own connection (Postgres runs one statement
+            // per backend): the hybrid waits for the slower signal, not for their sum.
+            (Mode::Hybrid | Mode::HybridRerank, Some((model, v))) => {
+                let vector = async {
+                    let mut scope = self.store.tenant_scope(tenant).await?;
+                    let ranking = vector_ranking(&mut scope, model, v, depth, filters).await?;
+                    scope.commit().await?;
+                    Ok::<_, SearchError>(ranking)
+                };
+                tokio::try_join!(vector, fulltext_ranking(&mut tx, query, depth, filters))?
             }
-            ranking
         };
+        if only_stop_words {
+            notes.push(
+                "the query has only stop words: full-text search matched nothing".to_string(),
+            );
+        }
         let fused = fuse(&vector, &fulltext, self.rrf);
         // The cross-encoder reorders a deeper candidate list than it returns.
         let keep = if mode == Mode::HybridRerank {
@@ -333,33 +343,53 @@ pub(crate) async fn vector_ranking(
         .await?)
 }
 
-/// `(chunk_id, ts_rank)`, best first; each chunk is matched with its own language's
-/// parsing of the query. Also says whether the query was only stop words.
+/// Postings read per query word and language, best impact first: enough that the top
+/// candidates are exact for words in fewer chunks than this, and a bounded read for common ones.
+pub const POSTINGS_PER_WORD: i64 = 1000;
+
+/// `(chunk_id, BM25 score)`, best first (k1 1.2, b 0.75, Lucene's IDF), each chunk matched
+/// with its own language's lexemes of the query; each word reads at most
+/// [`POSTINGS_PER_WORD`] postings in impact order. Also says whether the query was only
+/// stop words.
 pub(crate) async fn fulltext_ranking(
     tx: &mut Transaction<'static, Postgres>,
     query: &str,
     depth: usize,
     filters: &Filters,
 ) -> Result<(Vec<(i64, f64)>, bool), SearchError> {
+    let filter = filter_sql(filters);
+    let join = if filter.is_empty() {
+        ""
+    } else {
+        " JOIN steward.rag_chunks c ON c.id = p.chunk_id \
+         JOIN steward.rag_documents d ON d.id = c.document_id"
+    };
     let sql = format!(
-        "WITH q AS (SELECT {any}'english', $1){end} AS en, {any}'spanish', $1){end} AS es, \
-                           {any}'simple', $1){end} AS simple) \
-         SELECT c.id, ts_rank(c.tsv, CASE c.ts_config WHEN 'english'::regconfig THEN q.en \
-                WHEN 'spanish'::regconfig THEN q.es ELSE q.simple END, 1)::float8 AS score \
-         FROM q, steward.rag_chunks c JOIN steward.rag_documents d ON d.id = c.document_id \
-         WHERE ((c.ts_config = 'english'::regconfig AND c.tsv @@ q.en) \
-             OR (c.ts_config = 'spanish'::regconfig AND c.tsv @@ q.es) \
-             OR (c.ts_config = 'simple'::regconfig AND c.tsv @@ q.simple)){} \
-         ORDER BY score DESC, c.id LIMIT $2",
-        filter_sql(filters),
-        // Any of the query's words, like BM25: plainto_tsquery ANDs them, so its `&`s become
-        // `|`s (lexemes are quoted, so no `&` is inside one).
-        any = "replace(plainto_tsquery(",
-        end = "::text, '&', '|')::tsquery",
+        "WITH words AS ( \
+             SELECT cfg, u.lexeme, coalesce(cardinality(u.positions), 1) AS qtf \
+             FROM unnest('{{english,spanish,simple}}'::regconfig[]) cfg, \
+                  unnest(to_tsvector(cfg, $1)) u), \
+         terms AS ( \
+             SELECT w.cfg, w.lexeme, w.qtf, s.total_len::float8 / s.chunks AS avg_len, \
+                    ln(1 + (s.chunks - l.df + 0.5) / (l.df + 0.5)) AS idf \
+             FROM words w \
+             JOIN steward.rag_corpus s ON s.tenant = current_setting('steward.tenant', true) \
+                  AND s.ts_config = w.cfg AND s.chunks > 0 \
+             JOIN steward.rag_lexicon l ON l.tenant = s.tenant AND l.ts_config = w.cfg \
+                  AND l.lexeme = w.lexeme AND l.df > 0) \
+         SELECT p.chunk_id, sum(t.qtf * t.idf * p.tf * 2.2 \
+                / (p.tf + 1.2 * (0.25 + 0.75 * p.len / t.avg_len)))::float8 AS score \
+         FROM terms t CROSS JOIN LATERAL ( \
+             SELECT p.chunk_id, p.tf, p.len FROM steward.rag_postings p{join} \
+             WHERE p.tenant = current_setting('steward.tenant', true) \
+               AND p.ts_config = t.cfg AND p.lexeme = t.lexeme{filter} \
+             ORDER BY p.impact DESC LIMIT $3) p \
+         GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT $2",
     );
     let ranking: Vec<(i64, f64)> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(query)
         .bind(depth as i64)
+        .bind(POSTINGS_PER_WORD)
         .fetch_all(&mut **tx)
         .await?;
     let only_stop_words = if ranking.is_empty() {

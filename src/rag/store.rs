@@ -181,36 +181,64 @@ impl RagStore {
         .fetch_all(&mut *tx)
         .await?;
         let mut change = DocumentChange::default();
-        let mut pending = Vec::new();
+        let (mut kept, mut kept_ordinals) = (Vec::new(), Vec::new());
+        let mut new_chunks: Vec<(i32, &NewChunk, String)> = Vec::new();
         for (ordinal, chunk) in chunks.iter().enumerate() {
             let hash = sha256_hex(&format!("{}\n{}", chunk.heading_path, chunk.content));
-            if let Some(position) = old.iter().position(|(_, h)| *h == hash) {
-                let (id, _) = old.remove(position);
-                sqlx::query("UPDATE steward.rag_chunks SET ordinal = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(ordinal as i32)
-                    .execute(&mut *tx)
-                    .await?;
-                change.chunks_kept += 1;
-                continue;
+            match old.iter().position(|(_, h)| *h == hash) {
+                Some(position) => {
+                    kept.push(old.remove(position).0);
+                    kept_ordinals.push(ordinal as i32);
+                }
+                None => new_chunks.push((ordinal as i32, chunk, hash)),
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO steward.rag_chunks (document_id, tenant, ordinal, heading_path, \
-                 content, content_hash, ts_config) VALUES ($1, $2, $3, $4, $5, $6, $7::regconfig) \
-                 RETURNING id",
-            )
-            .bind(document_id)
-            .bind(tenant)
-            .bind(ordinal as i32)
-            .bind(&chunk.heading_path)
-            .bind(&chunk.content)
-            .bind(&hash)
-            .bind(lang.ts_config())
-            .fetch_one(&mut *tx)
-            .await?;
-            pending.push((id, embedding_text(&chunk.heading_path, &chunk.content)));
-            change.chunks_added += 1;
         }
+        change.chunks_kept = kept.len();
+        change.chunks_added = new_chunks.len();
+        sqlx::query(
+            "UPDATE steward.rag_chunks c SET ordinal = k.ordinal \
+             FROM unnest($1::bigint[], $2::integer[]) AS k (id, ordinal) \
+             WHERE c.id = k.id AND c.ordinal <> k.ordinal",
+        )
+        .bind(&kept)
+        .bind(&kept_ordinals)
+        .execute(&mut *tx)
+        .await?;
+        // One statement for all new chunks: the full-text statistics trigger runs once.
+        let ids: Vec<(i32, i64)> = sqlx::query_as(
+            "INSERT INTO steward.rag_chunks (document_id, tenant, ordinal, heading_path, \
+             content, content_hash, ts_config) \
+             SELECT $1, $2, n.ordinal, n.heading_path, n.content, n.content_hash, $6::regconfig \
+             FROM unnest($3::integer[], $4::text[], $5::text[], $7::text[]) \
+                  AS n (ordinal, heading_path, content, content_hash) \
+             RETURNING ordinal, id",
+        )
+        .bind(document_id)
+        .bind(tenant)
+        .bind(new_chunks.iter().map(|c| c.0).collect::<Vec<_>>())
+        .bind(
+            new_chunks
+                .iter()
+                .map(|c| c.1.heading_path.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new_chunks
+                .iter()
+                .map(|c| c.1.content.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(lang.ts_config())
+        .bind(new_chunks.iter().map(|c| c.2.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        let pending = new_chunks
+            .iter()
+            .filter_map(|(ordinal, chunk, _)| {
+                let id = ids.iter().find(|(o, _)| o == ordinal)?.1;
+                Some((id, embedding_text(&chunk.heading_path, &chunk.content)))
+            })
+            .collect();
         let removed: Vec<i64> = old.into_iter().map(|(id, _)| id).collect();
         change.chunks_removed = removed.len();
         sqlx::query("DELETE FROM steward.rag_chunks WHERE id = ANY($1)")
@@ -227,20 +255,23 @@ impl RagStore {
         model: &str,
         rows: &[(i64, Vec<f32>)],
     ) -> Result<(), StoreError> {
-        for (chunk_id, vector) in rows {
-            sqlx::query(
-                "INSERT INTO steward.rag_embeddings (chunk_id, tenant, model, dim, embedding) \
-                 VALUES ($1, $2, $3, $4, $5::vector) ON CONFLICT (chunk_id, model) DO UPDATE \
-                 SET embedding = EXCLUDED.embedding, dim = EXCLUDED.dim",
-            )
-            .bind(chunk_id)
-            .bind(tenant)
-            .bind(model)
-            .bind(vector.len() as i32)
-            .bind(vector_literal(vector))
-            .execute(&mut **tx)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO steward.rag_embeddings (chunk_id, tenant, model, dim, embedding) \
+             SELECT r.chunk_id, $2, $3, vector_dims(r.embedding::vector), r.embedding::vector \
+             FROM unnest($1::bigint[], $4::text[]) AS r (chunk_id, embedding) \
+             ON CONFLICT (chunk_id, model) DO UPDATE \
+             SET embedding = EXCLUDED.embedding, dim = EXCLUDED.dim",
+        )
+        .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(tenant)
+        .bind(model)
+        .bind(
+            rows.iter()
+                .map(|(_, v)| vector_literal(v))
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

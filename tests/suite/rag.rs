@@ -119,6 +119,7 @@ async fn indexing_is_incremental_and_removes_deleted_files() {
     .await
     .unwrap();
     assert_eq!(counts, (1, 2, 2));
+    assert_term_statistics_match_the_chunks(&pool).await;
     let (lang, config): (String, String) = sqlx::query_as(
         "SELECT d.lang, c.ts_config::text FROM steward.rag_documents d JOIN steward.rag_chunks c ON c.document_id = d.id LIMIT 1",
     )
@@ -126,6 +127,125 @@ async fn indexing_is_incremental_and_removes_deleted_files() {
     .await
     .unwrap();
     assert_eq!((lang.as_str(), config.as_str()), ("en", "english"));
+}
+
+/// The postings, lexicon and corpus rows the triggers keep equal what the chunks' own
+/// tsvectors say, after any sequence of inserts, updates and deletes.
+async fn assert_term_statistics_match_the_chunks(pool: &sqlx::PgPool) {
+    let (postings, lexemes, lexicon_diff, corpus_diff, zero_rows): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "WITH terms AS (SELECT c.id, c.tenant, c.ts_config, u.lexeme,
+                                   coalesce(cardinality(u.positions), 1) AS tf
+                            FROM steward.rag_chunks c, unnest(c.tsv) u),
+                  lexicon AS (SELECT tenant, ts_config, lexeme, count(*)::int AS df
+                              FROM terms GROUP BY 1, 2, 3),
+                  corpus AS (SELECT tenant, ts_config, count(*) AS chunks, sum(len) AS total_len
+                             FROM (SELECT id, tenant, ts_config, sum(tf) AS len FROM terms
+                                   GROUP BY 1, 2, 3) c GROUP BY 1, 2)
+             SELECT (SELECT count(*) FROM steward.rag_postings),
+                    (SELECT count(*) FROM terms),
+                    (SELECT count(*) FROM ((SELECT * FROM lexicon EXCEPT
+                                            SELECT tenant, ts_config, lexeme, df FROM steward.rag_lexicon)
+                                           UNION ALL (SELECT tenant, ts_config, lexeme, df
+                                                      FROM steward.rag_lexicon EXCEPT
+                                                      SELECT * FROM lexicon)) d),
+                    (SELECT count(*) FROM ((SELECT * FROM corpus EXCEPT
+                                            SELECT tenant, ts_config, chunks, total_len
+                                            FROM steward.rag_corpus WHERE chunks > 0)
+                                           UNION ALL (SELECT tenant, ts_config, chunks, total_len
+                                                      FROM steward.rag_corpus WHERE chunks > 0
+                                                      EXCEPT SELECT * FROM corpus)) d),
+                    (SELECT count(*) FROM steward.rag_lexicon WHERE df <= 0)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(postings > 0);
+    assert_eq!(
+        (postings, lexicon_diff, corpus_diff, zero_rows),
+        (lexemes, 0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn bm25_scores_equal_the_formula_computed_by_hand() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    let document: i64 = sqlx::query_scalar(
+        "INSERT INTO steward.rag_documents (tenant, source, title, kind, lang, content_hash)
+         VALUES ('acme', 'notes.txt', 'Notes', 'doc', 'simple', 'h') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Lengths 3, 2 and 1 lexemes: average 2.
+    let mut ids = Vec::new();
+    for (ordinal, content) in ["alpha beta beta", "alpha gamma", "delta"]
+        .iter()
+        .enumerate()
+    {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO steward.rag_chunks (document_id, tenant, ordinal, heading_path, content,
+                                             content_hash, ts_config)
+             VALUES ($1, 'acme', $2, '', $3, $3, 'simple') RETURNING id",
+        )
+        .bind(document)
+        .bind(ordinal as i32)
+        .bind(content)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let retriever = rag(&db).await.retriever().await.unwrap();
+    let found = retriever
+        .search("acme", "beta alpha", 5, Mode::Bm25, &Filters::default())
+        .await
+        .unwrap();
+    // k1 1.2, b 0.75, N 3; idf = ln(1 + (N - df + 0.5) / (df + 0.5)).
+    let idf = |df: f64| (1.0 + (3.0 - df + 0.5) / (df + 0.5)).ln();
+    let part = |tf: f64, len: f64| tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / 2.0));
+    let first = idf(2.0) * part(1.0, 3.0) + idf(1.0) * part(2.0, 3.0);
+    let second = idf(2.0) * part(1.0, 2.0);
+    let got: Vec<(i64, f64, Option<usize>)> = found
+        .hits
+        .iter()
+        .map(|h| (h.chunk_id, h.score, h.fulltext.map(|s| s.rank)))
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (got[0].0, got[0].2, got[1].0, got[1].2),
+        (ids[0], Some(1), ids[1], Some(2))
+    );
+    assert!((got[0].1 - first).abs() < 1e-9, "{} vs {first}", got[0].1);
+    assert!((got[1].1 - second).abs() < 1e-9, "{} vs {second}", got[1].1);
+
+    // Editing a chunk's text in place and deleting one keep the statistics exact.
+    sqlx::query("UPDATE steward.rag_chunks SET content = 'gamma gamma epsilon' WHERE id = $1")
+        .bind(ids[2])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM steward.rag_chunks WHERE id = $1")
+        .bind(ids[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_term_statistics_match_the_chunks(&pool).await;
+    let gamma = retriever
+        .search("acme", "gamma", 5, Mode::Bm25, &Filters::default())
+        .await
+        .unwrap();
+    // N 2, lengths 2 and 3 (average 2.5), df 2.
+    let idf = (1.0f64 + (2.0 - 2.0 + 0.5) / 2.5).ln();
+    let part = |tf: f64, len: f64| tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / 2.5));
+    let got: Vec<(i64, f64)> = gamma.hits.iter().map(|h| (h.chunk_id, h.score)).collect();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    assert!((got[0].1 - idf * part(2.0, 3.0)).abs() < 1e-9, "{got:?}");
+    assert!((got[1].1 - idf * part(1.0, 2.0)).abs() < 1e-9, "{got:?}");
 }
 
 #[tokio::test]
@@ -144,6 +264,15 @@ async fn row_level_security_keeps_tenants_apart_even_without_a_where() {
         .await
         .unwrap();
     assert_eq!(tenants, vec!["tenant-a".to_string()]);
+    for table in ["rag_documents", "rag_postings", "rag_lexicon", "rag_corpus"] {
+        let tenants: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT tenant FROM steward.{table}"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(tenants, vec!["tenant-a".to_string()], "{table}");
+    }
     let embeddings: i64 =
         sqlx::query_scalar("SELECT count(*) FROM steward.rag_embeddings WHERE tenant = 'tenant-b'")
             .fetch_one(&mut *tx)
