@@ -310,6 +310,20 @@ fn filter_sql(filters: &Filters) -> String {
     sql
 }
 
+/// The joins and conditions that apply `filters` to rows keyed by `chunk_id` (none without
+/// filters: row-level security alone scopes every table to the tenant).
+fn filter_join(filters: &Filters, chunk_id: &str) -> (String, String) {
+    let filter = filter_sql(filters);
+    if filter.is_empty() {
+        return (String::new(), filter);
+    }
+    let join = format!(
+        " JOIN steward.rag_chunks c ON c.id = {chunk_id} \
+         JOIN steward.rag_documents d ON d.id = c.document_id"
+    );
+    (join, filter)
+}
+
 /// `(chunk_id, cosine similarity)`, best first, over the model's HNSW index.
 pub(crate) async fn vector_ranking(
     tx: &mut Transaction<'static, Postgres>,
@@ -328,13 +342,15 @@ pub(crate) async fn vector_ranking(
     )))
     .execute(&mut **tx)
     .await?;
+    // Chunks and documents are joined only to filter: joined, the planner prefers an exact
+    // scan of the whole tenant over the HNSW index.
+    let (join, filter) = filter_join(filters, "e.chunk_id");
     let sql = format!(
         "SELECT e.chunk_id, 1 - (e.embedding::vector({dim}) <=> $1::vector({dim})) AS score \
-         FROM steward.rag_embeddings e JOIN steward.rag_chunks c ON c.id = e.chunk_id \
-         JOIN steward.rag_documents d ON d.id = c.document_id \
-         WHERE e.model = {}{} ORDER BY e.embedding::vector({dim}) <=> $1::vector({dim}) LIMIT $2",
+         FROM steward.rag_embeddings e{join} \
+         WHERE e.model = {}{filter} ORDER BY e.embedding::vector({dim}) <=> $1::vector({dim}) \
+         LIMIT $2",
         literal(model),
-        filter_sql(filters)
     );
     Ok(sqlx::query_as(AssertSqlSafe(sql))
         .bind(vector_literal(vector))
@@ -357,13 +373,7 @@ pub(crate) async fn fulltext_ranking(
     depth: usize,
     filters: &Filters,
 ) -> Result<(Vec<(i64, f64)>, bool), SearchError> {
-    let filter = filter_sql(filters);
-    let join = if filter.is_empty() {
-        ""
-    } else {
-        " JOIN steward.rag_chunks c ON c.id = p.chunk_id \
-         JOIN steward.rag_documents d ON d.id = c.document_id"
-    };
+    let (join, filter) = filter_join(filters, "p.chunk_id");
     let sql = format!(
         "WITH words AS ( \
              SELECT cfg, u.lexeme, coalesce(cardinality(u.positions), 1) AS qtf \
@@ -371,14 +381,14 @@ pub(crate) async fn fulltext_ranking(
                   unnest(to_tsvector(cfg, $1)) u), \
          terms AS ( \
              SELECT w.cfg, w.lexeme, w.qtf, s.total_len::float8 / s.chunks AS avg_len, \
-                    ln(1 + (s.chunks - l.df + 0.5) / (l.df + 0.5)) AS idf \
+                    ln(1 + ((s.chunks - l.df)::float8 + 0.5) / (l.df::float8 + 0.5)) AS idf \
              FROM words w \
              JOIN steward.rag_corpus s ON s.tenant = current_setting('steward.tenant', true) \
                   AND s.ts_config = w.cfg AND s.chunks > 0 \
              JOIN steward.rag_lexicon l ON l.tenant = s.tenant AND l.ts_config = w.cfg \
                   AND l.lexeme = w.lexeme AND l.df > 0) \
-         SELECT p.chunk_id, sum(t.qtf * t.idf * p.tf * 2.2 \
-                / (p.tf + 1.2 * (0.25 + 0.75 * p.len / t.avg_len)))::float8 AS score \
+         SELECT p.chunk_id, sum(t.qtf * t.idf * p.tf * 2.2::float8 \
+                / (p.tf + 1.2::float8 * (0.25::float8 + 0.75::float8 * p.len / t.avg_len))) AS score \
          FROM terms t CROSS JOIN LATERAL ( \
              SELECT p.chunk_id, p.tf, p.len FROM steward.rag_postings p{join} \
              WHERE p.tenant = current_setting('steward.tenant', true) \

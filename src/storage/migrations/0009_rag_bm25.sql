@@ -123,6 +123,10 @@ CREATE TRIGGER rag_chunks_terms_update
 -- Chunks indexed before this migration.
 SELECT steward.rag_terms_add(ARRAY(SELECT id FROM steward.rag_chunks));
 
+-- Exact vector search for a tenant too small for the shared HNSW index to find its rows
+-- (the planner picks it by the tenant's share of the vectors).
+CREATE INDEX rag_embeddings_tenant ON steward.rag_embeddings (tenant, model);
+
 -- The GIN index answered `tsv @@ query`, which returns matches in no useful order: every
 -- match had to be ranked. The postings replace it.
 DROP INDEX steward.rag_chunks_tsv;
