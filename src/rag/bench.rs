@@ -11,7 +11,7 @@ use super::beir::percentiles;
 use super::documents::{Section, SourceDoc};
 use super::index::{IndexOptions, IndexReport, index_one};
 use super::lang::Lang;
-use super::search::{Filters, Mode, fulltext_ranking, vector_ranking};
+use super::search::{Filters, Mode, Retriever, fulltext_ranking, vector_ranking};
 use super::service::Rag;
 use super::store::literal;
 
@@ -160,7 +160,6 @@ pub async fn run(rag: &Rag, command: BenchRetrievalCommand) -> anyhow::Result<Be
     }
     let retriever = rag.retriever().await.map_err(anyhow::Error::msg)?;
     let filters = Filters::default();
-    let depth = retriever.candidates.max(10);
     let mut modes = std::collections::BTreeMap::new();
     for mode in [Mode::Bm25, Mode::Vector, Mode::Hybrid] {
         let (mut steward_ms, mut raw_ms) = (Vec::new(), Vec::new());
@@ -175,7 +174,7 @@ pub async fn run(rag: &Rag, command: BenchRetrievalCommand) -> anyhow::Result<Be
             };
             let raw = async || -> anyhow::Result<f64> {
                 let started = Instant::now();
-                raw_rankings(store, &tenant, mode, q, (&model, v), depth, &filters).await?;
+                raw_rankings(&retriever, &tenant, mode, q, (&model, v), &filters).await?;
                 Ok(started.elapsed().as_secs_f64() * 1000.0)
             };
             // Warm the pages this query touches, then alternate which side goes first, so
@@ -225,18 +224,19 @@ pub async fn run(rag: &Rag, command: BenchRetrievalCommand) -> anyhow::Result<Be
 /// The ranking statements alone, each in a tenant-scoped transaction; hybrid runs its two at
 /// once on two connections, as the retriever does.
 async fn raw_rankings(
-    store: &super::store::RagStore,
+    retriever: &Retriever,
     tenant: &str,
     mode: Mode,
     query: &str,
     (model, vector): (&str, &[f32]),
-    depth: usize,
     filters: &Filters,
 ) -> anyhow::Result<()> {
+    let (store, depth) = (retriever.store(), retriever.candidates.max(10));
+    let exact_max_chunks = retriever.exact_search_max_chunks;
     let vector = async {
         if mode != Mode::Bm25 {
             let mut tx = store.tenant_scope(tenant).await?;
-            vector_ranking(&mut tx, model, vector, depth, filters).await?;
+            vector_ranking(&mut tx, model, vector, depth, exact_max_chunks, filters).await?;
             tx.commit().await?;
         }
         Ok::<_, anyhow::Error>(())

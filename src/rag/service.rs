@@ -86,6 +86,7 @@ impl Rag {
             .with_reranker(self.reranker().await?);
         retriever.rrf = self.settings.rrf;
         retriever.candidates = self.settings.candidates;
+        retriever.exact_search_max_chunks = self.settings.exact_search_max_chunks;
         Ok(retriever)
     }
 

@@ -30,6 +30,9 @@ pub struct RawRag {
     pub vector_weight: Option<f64>,
     pub fulltext_weight: Option<f64>,
     pub candidates: Option<usize>,
+    /// Tenants with at most this many chunks get an exact vector scan instead of the HNSW
+    /// index (default 10,000).
+    pub exact_search_max_chunks: Option<u64>,
     pub max_file_bytes: Option<u64>,
     /// A cross-encoder's folder (model.onnx + tokenizer.json) for `hybrid+rerank`.
     pub reranker_dir: Option<PathBuf>,
@@ -61,6 +64,7 @@ pub struct RagSettings {
     pub chunks: ChunkSettings,
     pub rrf: RrfConfig,
     pub candidates: usize,
+    pub exact_search_max_chunks: u64,
     pub max_file_bytes: u64,
     pub reranker_dir: Option<PathBuf>,
 }
@@ -128,6 +132,7 @@ pub fn resolve(
             fulltext_weight: raw.fulltext_weight.unwrap_or(rrf_defaults.fulltext_weight),
         },
         candidates: raw.candidates.unwrap_or(50).clamp(1, 1000),
+        exact_search_max_chunks: raw.exact_search_max_chunks.unwrap_or(10_000),
         max_file_bytes: raw.max_file_bytes.unwrap_or(DEFAULT_MAX_BYTES),
         reranker_dir: raw.reranker_dir,
     })
