@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct SignalRank {
     /// 1-based position in that signal's ranking.
     pub rank: usize,
-    /// The signal's own score (cosine similarity, or ts_rank).
+    /// The signal's own score (cosine similarity, or BM25).
     pub score: f64,
 }
 
