@@ -249,6 +249,37 @@ async fn bm25_scores_equal_the_formula_computed_by_hand() {
 }
 
 #[tokio::test]
+async fn a_word_in_more_chunks_than_the_postings_read_still_finds_its_best_chunks() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    // 1,200 chunks contain "alpha" (more than the 1,000 postings a word reads), inserted
+    // longest first: the best BM25 matches, the shortest, come last in insertion order.
+    sqlx::query(
+        "WITH d AS (INSERT INTO steward.rag_documents (tenant, source, title, kind, lang,
+                                                      content_hash)
+                    VALUES ('acme', 'many.txt', 'Many', 'doc', 'simple', 'h') RETURNING id)
+         INSERT INTO steward.rag_chunks (document_id, tenant, ordinal, heading_path, content,
+                                         content_hash, ts_config)
+         SELECT d.id, 'acme', g, '', 'alpha' || repeat(' filler', 1200 - g), g::text, 'simple'
+         FROM d, generate_series(1, 1200) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let retriever = rag(&db).await.retriever().await.unwrap();
+    let found = retriever
+        .search("acme", "alpha", 3, Mode::Bm25, &Filters::default())
+        .await
+        .unwrap();
+    let lengths: Vec<usize> = found
+        .hits
+        .iter()
+        .map(|h| h.content.split(' ').count())
+        .collect();
+    assert_eq!(lengths, vec![1, 2, 3]);
+}
+
+#[tokio::test]
 async fn row_level_security_keeps_tenants_apart_even_without_a_where() {
     let db = TestDb::new().await;
     let rag = rag(&db).await;
