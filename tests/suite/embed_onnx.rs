@@ -97,7 +97,11 @@ async fn matches_the_independent_python_reference() {
         assert!(cos > 0.999, "cosine {cos} for {:?}", sentence.text);
         // Integer kernels quantise activations: the rebuilt model stays this close.
         let cos = cosine(vector, &sentence.source_embedding);
-        assert!(cos > 0.995, "cosine {cos} to the source model for {:?}", sentence.text);
+        assert!(
+            cos > 0.995,
+            "cosine {cos} to the source model for {:?}",
+            sentence.text
+        );
     }
 }
 
