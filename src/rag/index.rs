@@ -196,7 +196,7 @@ pub async fn index_one(
         let texts: Vec<String> = pending.iter().map(|(_, t)| t.clone()).collect();
         let vectors = embedder.embed(&texts).await?;
         let rows: Vec<(i64, Vec<f32>)> = pending.iter().map(|(id, _)| *id).zip(vectors).collect();
-        RagStore::insert_embeddings(&mut tx, &options.tenant, embedder.model_id(), &rows).await?;
+        RagStore::insert_embeddings(&mut tx, embedder.model_id(), &rows).await?;
     }
     tx.commit().await.map_err(StoreError::Sql)?;
     if change.unchanged {
@@ -227,12 +227,11 @@ pub async fn embed_missing(
         if batch.is_empty() {
             return Ok(embedded);
         }
-        let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
+        let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
         let vectors = embedder.embed(&texts).await?;
+        let rows: Vec<(i64, Vec<f32>)> = batch.iter().map(|(id, _)| *id).zip(vectors).collect();
         let mut tx = store.pool().begin().await.map_err(StoreError::Sql)?;
-        for ((id, chunk_tenant, _), vector) in batch.iter().zip(vectors) {
-            RagStore::insert_embeddings(&mut tx, chunk_tenant, model, &[(*id, vector)]).await?;
-        }
+        RagStore::insert_embeddings(&mut tx, model, &rows).await?;
         tx.commit().await.map_err(StoreError::Sql)?;
         embedded += batch.len();
         progress(

@@ -248,22 +248,23 @@ impl RagStore {
         Ok((change, pending, tx))
     }
 
-    /// Stores embeddings of one model inside the document's transaction.
+    /// Stores `(chunk id, vector)` rows of one model in one statement, each tagged with its
+    /// chunk's tenant.
     pub async fn insert_embeddings(
         tx: &mut Transaction<'static, Postgres>,
-        tenant: &str,
         model: &str,
         rows: &[(i64, Vec<f32>)],
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO steward.rag_embeddings (chunk_id, tenant, model, dim, embedding) \
-             SELECT r.chunk_id, $2, $3, vector_dims(r.embedding::vector), r.embedding::vector \
-             FROM unnest($1::bigint[], $4::text[]) AS r (chunk_id, embedding) \
+             SELECT r.chunk_id, c.tenant, $2, vector_dims(r.embedding::vector), \
+                    r.embedding::vector \
+             FROM unnest($1::bigint[], $3::text[]) AS r (chunk_id, embedding) \
+             JOIN steward.rag_chunks c ON c.id = r.chunk_id \
              ON CONFLICT (chunk_id, model) DO UPDATE \
              SET embedding = EXCLUDED.embedding, dim = EXCLUDED.dim",
         )
         .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(tenant)
         .bind(model)
         .bind(
             rows.iter()
@@ -331,15 +332,15 @@ impl RagStore {
         )
     }
 
-    /// Chunks of the tenant that have no embedding of `model` yet: `(id, text)`.
+    /// Chunks of the tenant (or of all tenants) that have no embedding of `model` yet.
     pub async fn missing_embeddings(
         &self,
         tenant: Option<&str>,
         model: &str,
         limit: i64,
-    ) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT c.id, c.tenant, c.heading_path, c.content FROM steward.rag_chunks c \
+    ) -> Result<Vec<PendingEmbedding>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT c.id, c.heading_path, c.content FROM steward.rag_chunks c \
              WHERE ($1::text IS NULL OR c.tenant = $1) AND NOT EXISTS (SELECT 1 FROM \
              steward.rag_embeddings e WHERE e.chunk_id = c.id AND e.model = $2) \
              ORDER BY c.id LIMIT $3",
@@ -351,7 +352,7 @@ impl RagStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, tenant, heading, content)| (id, tenant, embedding_text(&heading, &content)))
+            .map(|(id, heading, content)| (id, embedding_text(&heading, &content)))
             .collect())
     }
 
