@@ -12,7 +12,7 @@ use super::embed::{EmbedError, Embedder};
 use super::fusion::{RrfConfig, SignalRank, fuse};
 use super::lang::{Lang, detect};
 use super::rerank::CrossEncoder;
-use super::store::{RagStore, StoreError, embedding_text, literal, vector_literal};
+use super::store::{RagStore, StoreError, comparable, embedding_text, literal, vector_literal};
 
 /// Fused candidates the cross-encoder scores in hybrid+rerank mode.
 pub const RERANK_DEPTH: usize = 20;
@@ -165,7 +165,8 @@ impl Retriever {
         if query.is_empty() {
             return Err(SearchError::EmptyQuery);
         }
-        if !self.store.has_tenant(tenant).await? {
+        let (has_tenant, active_model) = self.store.search_preflight(tenant).await?;
+        if !has_tenant {
             return Err(SearchError::UnknownTenant {
                 tenant: tenant.into(),
                 known: self.store.tenants().await?,
@@ -178,9 +179,7 @@ impl Retriever {
                     return Err(SearchError::NoReranker);
                 }
                 let embedder = self.embedder.as_ref().ok_or(SearchError::NoEmbedder)?;
-                self.store
-                    .check_model(embedder.model_id(), embedder.dimension())
-                    .await?;
+                comparable(active_model, embedder.model_id(), embedder.dimension())?;
                 let mut vectors = embedder.embed(&[query.to_string()]).await?;
                 Some((
                     embedder.model_id().to_string(),

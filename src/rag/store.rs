@@ -90,18 +90,24 @@ impl RagStore {
 
     /// Fails when the active vectors cannot be compared with `model`'s.
     pub async fn check_model(&self, model: &str, dim: usize) -> Result<(), StoreError> {
-        if let Some((active, stored)) = self.active_model().await?
-            && active == model
-            && stored as usize != dim
-        {
-            return Err(StoreError::DimensionMismatch {
-                model: active,
-                stored,
-                configured: model.into(),
-                configured_dim: dim,
-            });
-        }
-        Ok(())
+        comparable(self.active_model().await?, model, dim)
+    }
+
+    /// What a search checks first, in one round trip: whether the tenant has documents, and
+    /// the active model.
+    pub async fn search_preflight(
+        &self,
+        tenant: &str,
+    ) -> Result<(bool, Option<(String, i32)>), StoreError> {
+        let (has_tenant, model, dim): (bool, Option<String>, Option<i32>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM steward.rag_documents WHERE tenant = $1), \
+                    s.active_model, s.active_dim \
+             FROM (SELECT) one LEFT JOIN steward.rag_state s ON true",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((has_tenant, model.zip(dim)))
     }
 
     /// The cosine HNSW index over one model's vectors (partial: `WHERE model = ...`).
@@ -313,16 +319,6 @@ impl RagStore {
         .await?)
     }
 
-    /// Whether the tenant has any document.
-    pub async fn has_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM steward.rag_documents WHERE tenant = $1)",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// Tenants that have documents.
     pub async fn tenants(&self) -> Result<Vec<String>, StoreError> {
         Ok(
@@ -371,6 +367,26 @@ impl RagStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+}
+
+/// Fails when vectors of the `active` model cannot be compared with `model`'s (same id, other
+/// dimension).
+pub fn comparable(
+    active: Option<(String, i32)>,
+    model: &str,
+    dim: usize,
+) -> Result<(), StoreError> {
+    match active {
+        Some((active, stored)) if active == model && stored as usize != dim => {
+            Err(StoreError::DimensionMismatch {
+                model: active,
+                stored,
+                configured: model.into(),
+                configured_dim: dim,
+            })
+        }
+        _ => Ok(()),
     }
 }
 
