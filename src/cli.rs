@@ -754,7 +754,8 @@ fn print_config(config: &Config) {
     );
     let rag = &config.rag;
     println!(
-        "rag:                  embedder={} tenant={} chunks={}+{} rrf_k={} reranker={}",
+        "rag:                  embedder={} tenant={} chunks={}+{} rrf_k={} candidates={} \
+         exact_search_max_chunks={} reranker={}",
         match &rag.embedder {
             crate::rag::settings::EmbedderSettings::Onnx { model, .. } => match model {
                 Some(path) => format!("onnx ({})", path.display()),
@@ -771,6 +772,8 @@ fn print_config(config: &Config) {
         rag.chunks.max_tokens,
         rag.chunks.overlap_tokens,
         rag.rrf.k,
+        rag.candidates,
+        rag.exact_search_max_chunks,
         rag.reranker_dir
             .as_ref()
             .map_or("none".to_string(), |d| d.display().to_string())

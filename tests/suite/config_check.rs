@@ -164,6 +164,7 @@ fn config_show_summarises_agent_and_retrieval_without_the_key() {
         .env("STEWARD_DATABASE_URL", "postgres://127.0.0.1:1/x")
         .env("ANTHROPIC_API_KEY", "sk-ant-very-secret")
         .env("STEWARD_RAG__EMBEDDER", "none")
+        .env("STEWARD_RAG__EXACT_SEARCH_MAX_CHUNKS", "2500")
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -177,7 +178,10 @@ fn config_show_summarises_agent_and_retrieval_without_the_key() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("rag:                  embedder=none tenant=default chunks=200+30"),
+        stdout.contains(
+            "rag:                  embedder=none tenant=default chunks=200+30 rrf_k=60 \
+             candidates=50 exact_search_max_chunks=2500 reranker=none"
+        ),
         "{stdout}"
     );
 }
