@@ -16,5 +16,6 @@ pub mod mcp;
 pub mod pipeline;
 pub mod policy;
 pub mod principal;
+pub mod quantile;
 pub mod rag;
 pub mod storage;

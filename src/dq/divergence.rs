@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::quantile::quantile_sorted;
+
 /// Default PSI at or above which drift is [`DriftBand::Moderate`].
 pub const DEFAULT_MODERATE_PSI: f64 = 0.1;
 /// Default PSI at or above which drift is [`DriftBand::Significant`].
@@ -82,16 +84,6 @@ pub fn kl(p: &[f64], q: &[f64], epsilon: f64) -> f64 {
         .zip(&q)
         .map(|(&p, &q)| if p == 0.0 { 0.0 } else { p * (p / q).ln() })
         .sum()
-}
-
-/// Linear-interpolation quantile (numpy's default, "type 7") of sorted, NaN-free `sorted`.
-fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let h = q.clamp(0.0, 1.0) * last as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(last);
-    let (a, b) = (*sorted.get(lo)?, *sorted.get(hi)?);
-    Some(a + (h - lo as f64) * (b - a))
 }
 
 /// Interior bucket edges for `bins` equal-frequency buckets of `reference`: the quantiles

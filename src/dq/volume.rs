@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::quantile::quantile_sorted;
+
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
@@ -185,16 +187,6 @@ struct Spread {
     iqr: f64,
     /// Consistent estimate of the standard deviation, as documented on [`Evidence::scale`].
     sigma: f64,
-}
-
-/// Linear-interpolation quantile ("type 7", numpy's default) of an ascending slice.
-fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let h = q.clamp(0.0, 1.0) * last as f64;
-    let lo = h.floor() as usize;
-    let a = *sorted.get(lo)?;
-    let b = *sorted.get(lo + 1).unwrap_or(&a);
-    Some(a + (h - lo as f64) * (b - a))
 }
 
 /// Median, MAD and sigma of an ascending, NaN-free slice, in O(n) without reordering: the

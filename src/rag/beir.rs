@@ -68,6 +68,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::quantile::quantile_sorted;
+
 /// Relevance judgments: query id → (document id → relevance score).
 pub type Qrels = BTreeMap<String, BTreeMap<String, i32>>;
 
@@ -731,19 +733,7 @@ pub fn percentile(samples: &[f64], q: f64) -> Option<f64> {
     }
     let mut sorted = samples.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
-    let last = sorted.len() - 1;
-    let position = (q / 100.0) * last as f64;
-    let below = (position.floor() as usize).min(last);
-    let above = (below + 1).min(last);
-    let t = position - below as f64;
-    let (a, b) = (sorted[below], sorted[above]);
-    // numpy's `_lerp`: a + (b - a) * t, computed from the nearer end for t ≥ 0.5.
-    let diff = b - a;
-    Some(if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    })
+    quantile_sorted(&sorted, q / 100.0)
 }
 
 /// `(p50, p95)` of latency samples (see [`percentile`]); `None` when [`percentile`] is.
