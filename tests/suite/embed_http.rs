@@ -145,7 +145,9 @@ async fn dimension_mismatch_names_both_sizes() {
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("384") && msg.contains('8') && msg.contains("text-embedding-3-small"),
+        msg.contains(
+            "text-embedding-3-small returned 8-dimensional vectors but 384 are configured"
+        ),
         "{msg}"
     );
 }

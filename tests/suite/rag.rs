@@ -328,6 +328,7 @@ async fn row_level_security_keeps_tenants_apart_even_without_a_where() {
         )
         .await
         .unwrap();
+    assert!(!found.hits.is_empty(), "{found:?}");
     assert!(
         found
             .hits
