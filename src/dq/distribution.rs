@@ -89,11 +89,18 @@ impl Aggregates {
     ) -> Result<Comparison, SqlFailure> {
         let ref_column = find_column(&reference.table, column).map_err(SqlFailure::new)?;
         let cur_column = find_column(&current.table, column).map_err(SqlFailure::new)?;
-        for sample in [reference, current] {
-            if let Some(window) = &sample.window {
-                time_column(&sample.table, &window.column).map_err(SqlFailure::new)?;
+        // Windows by their time columns' own names (a name may match in another case).
+        let resolve = |sample: &Sample| -> Result<Sample, SqlFailure> {
+            let mut sample = sample.clone();
+            if let Some(window) = &mut sample.window {
+                window.column = time_column(&sample.table, &window.column)
+                    .map_err(SqlFailure::new)?
+                    .name
+                    .clone();
             }
-        }
+            Ok(sample)
+        };
+        let (reference, current) = (&resolve(reference)?, &resolve(current)?);
         let class = classify(&ref_column.data_type);
         let binning = match (options.categorical, class) {
             (Some(true), _) | (None, ColumnClass::Other) => Binning::TopValues,

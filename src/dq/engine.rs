@@ -350,7 +350,10 @@ impl Engine {
         threshold: f64,
         as_of: i64,
     ) -> Result<Measured, SqlFailure> {
-        time_column(table, time).map_err(SqlFailure::new)?;
+        let time = time_column(table, time)
+            .map_err(SqlFailure::new)?
+            .name
+            .as_str();
         let end = as_of.div_euclid(bucket) * bucket;
         let start = end - history - bucket;
         let epoch = self.aggregates.epoch(time);
@@ -443,7 +446,10 @@ impl Engine {
         max_lag: i64,
         as_of: i64,
     ) -> Result<Measured, SqlFailure> {
-        time_column(table, time).map_err(SqlFailure::new)?;
+        let time = time_column(table, time)
+            .map_err(SqlFailure::new)?
+            .name
+            .as_str();
         let epoch = self.aggregates.epoch(time);
         let sql = format!(
             "SELECT max({epoch}) AS newest FROM {} WHERE {epoch} <= {as_of}",
@@ -497,7 +503,10 @@ impl Engine {
             .map_err(SqlFailure::new)?
             .name
             .clone();
-        time_column(table, time).map_err(SqlFailure::new)?;
+        let time = time_column(table, time)
+            .map_err(SqlFailure::new)?
+            .name
+            .as_str();
         let end = as_of.div_euclid(bucket) * bucket;
         let start = end - history - bucket;
         let epoch = self.aggregates.epoch(time);
@@ -675,8 +684,8 @@ impl Engine {
         }
         let mut filter: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
         if let Some(w) = &window {
-            time_column(table, &w.column).map_err(SqlFailure::new)?;
-            let epoch = self.aggregates.epoch(&w.column);
+            let time = time_column(table, &w.column).map_err(SqlFailure::new)?;
+            let epoch = self.aggregates.epoch(&time.name);
             filter.push(format!("{epoch} >= {} AND {epoch} < {}", w.start, w.end));
         }
         let grouped = format!(

@@ -147,8 +147,8 @@ impl TypedTool for ProfileColumn {
         let name = quote_ident(&column.name);
         let mut filter = "1 = 1".to_string();
         if let (Some(time), Some((since, until))) = (&params.time_column, window) {
-            time_column(&table, time).map_err(ToolError::Failed)?;
-            let epoch = self.aggregates.epoch(time);
+            let time = time_column(&table, time).map_err(ToolError::Failed)?;
+            let epoch = self.aggregates.epoch(&time.name);
             filter = format!("{epoch} >= {since} AND {epoch} < {until}");
         }
         let numeric = classify(&column.data_type) == ColumnClass::Numeric;

@@ -484,6 +484,24 @@ async fn profile_column_matches_sql_computed_directly() {
     assert_eq!(out["quantiles"][3], json!({"q": 0.5, "value": median}));
     assert_eq!(out["top_values"].as_array().unwrap().len(), 3);
 
+    // A time column named in another case is matched, and the SQL uses its real name.
+    let windowed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM gold.orders WHERE ordered_at >= '2026-11-15'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    for time_column in ["ordered_at", "Ordered_At"] {
+        let out = tool(&db, "profile_column")
+            .call(
+                &ctx(),
+                json!({"table": "gold.orders", "column": "amount", "time_column": time_column,
+                       "since": "2026-11-15"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out["rows"], json!(windowed as f64), "{time_column}");
+    }
+
     let text = tool(&db, "profile_column")
         .call(
             &ctx(),
