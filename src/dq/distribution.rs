@@ -275,7 +275,7 @@ impl Aggregates {
             } else {
                 values
                     .iter()
-                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .map(|v| super::sql::quote_literal(v))
                     .collect::<Vec<_>>()
                     .join(", ")
             };

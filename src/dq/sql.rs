@@ -128,10 +128,7 @@ impl Aggregates {
     }
 }
 
-/// `"name"` with embedded quotes doubled (both dialects).
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use steward_tools::warehouse::names::{quote_ident, quote_literal};
 
 /// The described table as a quoted `"schema"."table"`.
 pub fn quote_table(table: &TableDescription) -> String {

@@ -13,7 +13,7 @@ use super::index::{IndexOptions, IndexReport, index_one};
 use super::lang::Lang;
 use super::search::{Filters, Mode, Retriever, fulltext_ranking, vector_ranking};
 use super::service::Rag;
-use super::store::literal;
+use steward_tools::warehouse::names::quote_literal;
 
 /// `steward bench retrieval`
 #[derive(Debug, Clone, clap::Args)]
@@ -268,7 +268,7 @@ async fn generate(
         .bind(tenant)
         .execute(&mut *tx)
         .await?;
-    let vocabulary: Vec<String> = words().iter().map(|w| literal(w)).collect();
+    let vocabulary: Vec<String> = words().iter().map(|w| quote_literal(w)).collect();
     let sql = format!(
         "WITH docs AS (
              INSERT INTO steward.rag_documents (tenant, source, title, kind, lang, content_hash)
@@ -282,7 +282,7 @@ async fn generate(
                 md5(docs.id || ':' || o), 'english'::regconfig
          FROM docs CROSS JOIN generate_series(0, 9) o
          ORDER BY docs.id, o LIMIT {chunks}",
-        t = literal(tenant),
+        t = quote_literal(tenant),
         docs = chunks.div_ceil(10),
         vocab = vocabulary.join(", "),
         n = vocabulary.len(),
@@ -294,8 +294,8 @@ async fn generate(
                 (SELECT array_agg((hashtext(c.id || ':' || i) / 2147483648.0)::real)
                  FROM generate_series(1, {dim}) i)::vector
          FROM steward.rag_chunks c WHERE c.tenant = {t}",
-        model = literal(model),
-        t = literal(tenant),
+        model = quote_literal(model),
+        t = quote_literal(tenant),
     );
     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
     tx.commit().await?;

@@ -12,7 +12,8 @@ use super::embed::{EmbedError, Embedder};
 use super::fusion::{RrfConfig, SignalRank, fuse};
 use super::lang::{Lang, detect};
 use super::rerank::CrossEncoder;
-use super::store::{RagStore, StoreError, comparable, embedding_text, literal, vector_literal};
+use super::store::{RagStore, StoreError, comparable, embedding_text, vector_literal};
+use steward_tools::warehouse::names::quote_literal;
 
 /// Fused candidates the cross-encoder scores in hybrid+rerank mode.
 pub const RERANK_DEPTH: usize = 20;
@@ -319,11 +320,14 @@ impl Retriever {
 fn filter_sql(filters: &Filters) -> String {
     let mut sql = String::new();
     if !filters.kinds.is_empty() {
-        let kinds: Vec<String> = filters.kinds.iter().map(|k| literal(k)).collect();
+        let kinds: Vec<String> = filters.kinds.iter().map(|k| quote_literal(k)).collect();
         sql.push_str(&format!(" AND d.kind IN ({})", kinds.join(", ")));
     }
     if let Some(prefix) = &filters.source_prefix {
-        sql.push_str(&format!(" AND starts_with(d.source, {})", literal(prefix)));
+        sql.push_str(&format!(
+            " AND starts_with(d.source, {})",
+            quote_literal(prefix)
+        ));
     }
     sql
 }
@@ -377,7 +381,7 @@ pub(crate) async fn vector_ranking(
             "(SELECT e.chunk_id, 1 - ({distance}) AS score FROM steward.rag_embeddings e{join} \
              WHERE e.model = {model}{filter} AND (SELECT chunks FROM size) {condition} \
              ORDER BY {order} LIMIT $2)",
-            model = literal(model),
+            model = quote_literal(model),
         )
     };
     let sql = format!(

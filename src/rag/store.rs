@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::lang::Lang;
+use steward_tools::warehouse::names::quote_literal;
 
 /// The role retrieval queries run as; row-level security applies to it.
 pub const READER_ROLE: &str = "steward_rag_reader";
@@ -116,7 +117,7 @@ impl RagStore {
         let sql = format!(
             "CREATE INDEX IF NOT EXISTS {name} ON steward.rag_embeddings USING hnsw \
              ((embedding::vector({dim})) vector_cosine_ops) WHERE model = {}",
-            literal(model)
+            quote_literal(model)
         );
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&self.pool)
@@ -411,9 +412,4 @@ pub fn vector_literal(vector: &[f32]) -> String {
     }
     out.push(']');
     out
-}
-
-/// A SQL string literal (quotes doubled).
-pub fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }

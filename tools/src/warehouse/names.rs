@@ -98,9 +98,14 @@ fn bare(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
 }
 
-/// Quotes an identifier for Postgres (doubling embedded quotes).
+/// Quotes an identifier, doubling embedded quotes (Postgres and Trino alike).
 pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// A SQL string literal, doubling embedded single quotes (Postgres and Trino alike).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 #[cfg(test)]

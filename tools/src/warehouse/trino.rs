@@ -19,7 +19,7 @@ use trino_rust_client::{
     TypeSignature,
 };
 
-use super::names::{TableName, close_matches, parse_table_name};
+use super::names::{TableName, close_matches, parse_table_name, quote_literal};
 use super::{
     ColumnInfo, QueryLimits, QueryResult, ReadOnlyStatement, ResultColumn, TableDescription,
     TableSummary, TruncationReason, Warehouse, WarehouseError, WritePlan, WriteStatement,
@@ -429,7 +429,7 @@ impl Warehouse for TrinoWarehouse {
             return Err(error);
         }
         let filter = match schema {
-            Some(schema) => format!("AND table_schema = {}", literal(schema)),
+            Some(schema) => format!("AND table_schema = {}", quote_literal(schema)),
             None => String::new(),
         };
         let sql = format!(
@@ -507,8 +507,8 @@ impl Warehouse for TrinoWarehouse {
                     "SELECT column_name, data_type, is_nullable, column_default \
                      FROM {catalog}.information_schema.columns \
                      WHERE table_schema = {} AND table_name = {} ORDER BY ordinal_position",
-                    literal(&schema),
-                    literal(&name)
+                    quote_literal(&schema),
+                    quote_literal(&name)
                 ),
             )
             .await?;
@@ -644,11 +644,6 @@ impl Drop for CancelOnDrop {
             }
         }
     }
-}
-
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn quote(ident: &str) -> String {
