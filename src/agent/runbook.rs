@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::diagnose::{DiagnoseError, Diagnoser, Progress};
 use super::runs::{Run, RunState};
 use super::untrusted::wrap_tool_output;
-use crate::dq::sql::{ColumnClass, classify, quote_ident};
+use crate::dq::sql::{ColumnClass, cell_f64, classify, quote_ident};
 use crate::pipeline::{CallError, Caller, Outcome, Pipeline};
 
 /// What the runbook learned about one table.
@@ -203,11 +203,7 @@ async fn investigate(
         ));
         return Ok(found);
     };
-    let number = |v: &Value| {
-        v.as_f64()
-            .or_else(|| v.as_str()?.parse().ok())
-            .unwrap_or(0.0)
-    };
+    let number = |v: &Value| cell_f64(v).unwrap_or(0.0);
     let (last_rows, before_rows, before_days) = (
         number(&last[1]),
         number(&before[1]),

@@ -149,7 +149,7 @@ pub fn wrap_tool_output(tool_name: &str, output: &Value, max_bytes: usize) -> Wr
     let json = redacted.to_string();
     let content = neutralise_wrapper_tags(&json);
     let original_bytes = content.len();
-    let kept = floor_char_boundary(&content, max_bytes);
+    let kept = content.floor_char_boundary(max_bytes);
     let truncated = kept < original_bytes;
 
     let mut text = String::with_capacity(kept + NOTE.len() + 160);
@@ -1546,16 +1546,6 @@ fn names_wrapper_tag(bytes: &[u8], mut at: usize) -> bool {
     }
     let at = at + 4 + usize::from(matches!(bytes.get(at + 4), Some(b'_' | b'-')));
     starts_with_ci(bytes, at, b"output")
-}
-
-fn floor_char_boundary(text: &str, max: usize) -> usize {
-    if max >= text.len() {
-        return text.len();
-    }
-    (0..=max)
-        .rev()
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0)
 }
 
 fn attribute_safe(name: &str) -> String {
