@@ -122,17 +122,21 @@ impl TypedTool for CompareDistributions {
                 message: format!("bins must be between 2 and 100, not {bins}"),
             });
         }
-        let mut samples = Vec::with_capacity(2);
+        let mut samples: Vec<Sample> = Vec::with_capacity(2);
         for (side, p) in [
             ("reference", &params.reference),
             ("current", &params.current),
         ] {
             let window = self.window(side, p)?;
-            let table = self
-                .aggregates
-                .describe(ctx, &p.table)
-                .await
-                .map_err(|e| ToolError::Failed(format!("{side}: {}", e.message)))?;
+            // Two windows of one table (the usual case) need one description.
+            let table = match samples.first() {
+                Some(first) if params.reference.table == p.table => first.table.clone(),
+                _ => self
+                    .aggregates
+                    .describe(ctx, &p.table)
+                    .await
+                    .map_err(|e| ToolError::Failed(format!("{side}: {}", e.message)))?,
+            };
             samples.push(Sample { table, window });
         }
         let options = CompareOptions {

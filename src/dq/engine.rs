@@ -3,6 +3,9 @@
 //! check_error (bad table/column/type, empty window, history too short). One check's failure
 //! never stops the others.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -94,16 +97,25 @@ impl Engine {
     }
 
     /// Runs `checks` one after another and records each result as a finding (or resolves the
-    /// check's open findings when it passes). Only a storage failure stops the run.
+    /// check's open findings when it passes). Each table is described once per run, however
+    /// many checks it has. Only a storage failure stops the run.
     pub async fn run_and_record(
         &self,
         ctx: &CallContext,
         checks: &[Check],
         as_of: i64,
     ) -> Result<Vec<CheckResult>, sqlx::Error> {
+        let mut tables: HashMap<&str, Result<TableDescription, SqlFailure>> = HashMap::new();
         let mut results = Vec::with_capacity(checks.len());
         for check in checks {
-            let mut result = self.run(ctx, check, as_of).await;
+            let table = match tables.entry(&check.table) {
+                Entry::Occupied(described) => described.into_mut(),
+                Entry::Vacant(slot) => {
+                    slot.insert(self.aggregates.describe(ctx, &check.table).await)
+                }
+            };
+            let table = table.as_ref().map_err(Clone::clone);
+            let mut result = self.run(ctx, check, table, as_of).await;
             result.finding = self.store.record(&result).await?;
             results.push(result);
         }
@@ -133,9 +145,18 @@ impl Engine {
         Ok(snapshot.columns.len())
     }
 
-    /// Runs one check; every failure becomes a `check_error` result.
-    pub async fn run(&self, ctx: &CallContext, check: &Check, as_of: i64) -> CheckResult {
-        let measured = self.measure(ctx, check, as_of).await;
+    /// Runs one check on its described `table`; every failure becomes a `check_error` result.
+    async fn run(
+        &self,
+        ctx: &CallContext,
+        check: &Check,
+        table: Result<&TableDescription, SqlFailure>,
+        as_of: i64,
+    ) -> CheckResult {
+        let measured = match table {
+            Ok(table) => self.measure(ctx, check, table, as_of).await,
+            Err(failure) => Err(failure),
+        };
         let base = CheckResult {
             check: check.name.clone(),
             kind: check.kind.name().to_string(),
@@ -191,9 +212,9 @@ impl Engine {
         &self,
         ctx: &CallContext,
         check: &Check,
+        table: &TableDescription,
         as_of: i64,
     ) -> Result<Measured, SqlFailure> {
-        let table = self.aggregates.describe(ctx, &check.table).await?;
         match &check.kind {
             CheckKind::Volume {
                 time_column,
@@ -203,7 +224,7 @@ impl Engine {
             } => {
                 self.volume(
                     ctx,
-                    &table,
+                    table,
                     time_column,
                     bucket.seconds(),
                     *history_secs,
@@ -216,7 +237,7 @@ impl Engine {
                 time_column,
                 max_lag_secs,
             } => {
-                self.freshness(ctx, &table, time_column, *max_lag_secs, as_of)
+                self.freshness(ctx, table, time_column, *max_lag_secs, as_of)
                     .await
             }
             CheckKind::NullRate {
@@ -229,7 +250,7 @@ impl Engine {
             } => {
                 self.null_rate_history(
                     ctx,
-                    &table,
+                    table,
                     column,
                     time,
                     bucket.seconds(),
@@ -246,7 +267,7 @@ impl Engine {
                 max_rate,
                 ..
             } => {
-                self.null_rate_whole(ctx, &table, column, max_rate.unwrap_or(0.0))
+                self.null_rate_whole(ctx, table, column, max_rate.unwrap_or(0.0))
                     .await
             }
             CheckKind::Uniqueness {
@@ -263,10 +284,10 @@ impl Engine {
                     }),
                     _ => None,
                 };
-                self.uniqueness(ctx, &table, columns, window, *max_duplicates)
+                self.uniqueness(ctx, table, columns, window, *max_duplicates)
                     .await
             }
-            CheckKind::Schema => self.schema(check, &table).await,
+            CheckKind::Schema => self.schema(check, table).await,
             CheckKind::Distribution {
                 column,
                 time_column,
