@@ -86,13 +86,12 @@ impl App {
         tools.push(tool::register(CompareDistributions::new(aggregates)));
         let rag = Rag::new(config.rag.clone(), storage.clone());
         tools.push(tool::register(Retrieve::new(rag.clone())));
-        tools.push(tool::register(Answer::new(
-            rag.clone(),
-            config
-                .agent
-                .client()
-                .map_err(|e| AppError::Agent(e.to_string()))?,
-        )));
+        // One client (one connection pool) for the answer tool and the diagnosis agent.
+        let claude = config
+            .agent
+            .client()
+            .map_err(|e| AppError::Agent(e.to_string()))?;
+        tools.push(tool::register(Answer::new(rag.clone(), claude.clone())));
         let diagnoser: DiagnoserSlot = Arc::default();
         tools.push(tool::register(DiagnoseAnomaly::new(diagnoser.clone())));
         let pipeline = Arc::new(Pipeline::new(
@@ -105,10 +104,10 @@ impl App {
         let agent = Diagnoser::new(
             pipeline.clone(),
             config.agent.clone(),
+            claude,
             RunStore::new(storage.clone()),
             config.dq.checks.iter().map(|c| c.table.clone()).collect(),
-        )
-        .map_err(|e| AppError::Agent(e.to_string()))?;
+        );
         // Set once, right after creation: cannot already hold a value.
         let _ = diagnoser.set(agent);
         Ok(Self {

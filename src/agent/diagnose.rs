@@ -97,22 +97,21 @@ pub struct Diagnoser {
 }
 
 impl Diagnoser {
+    /// `claude` is the client built from `settings` (`None`: no API key, the runbook runs).
     pub fn new(
         pipeline: Arc<Pipeline>,
         settings: AgentSettings,
+        claude: Option<Claude>,
         runs: RunStore,
         check_tables: Vec<String>,
-    ) -> Result<Self, DiagnoseError> {
-        let claude = settings
-            .client()
-            .map_err(|e| DiagnoseError::Client(e.to_string()))?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             pipeline: Arc::downgrade(&pipeline),
             settings,
             runs,
             claude,
             check_tables,
-        })
+        }
     }
 
     /// Starts a run for `human` and drives it as far as it goes.
@@ -151,7 +150,10 @@ impl Diagnoser {
             "runbook"
         };
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        let id = self
+        let first = InputMessage::user(format!(
+            "Diagnose this data-quality anomaly in `{table}`: {description}"
+        ));
+        let run = self
             .runs
             .create(
                 table,
@@ -160,14 +162,10 @@ impl Diagnoser {
                 path,
                 note.as_deref(),
                 request.as_of.as_deref(),
+                first,
             )
             .await?;
-        progress.line(&format!("run {id}: diagnosing {table} ({path})"));
-        let mut run = self.runs.load(&id).await?;
-        run.messages = vec![InputMessage::user(format!(
-            "Diagnose this data-quality anomaly in `{table}`: {description}"
-        ))];
-        self.runs.save(&run).await?;
+        progress.line(&format!("run {}: diagnosing {table} ({path})", run.id));
         self.drive(run, max_steps, progress).await
     }
 
@@ -218,8 +216,10 @@ impl Diagnoser {
             return runbook::run(caller, run, self, progress).await;
         };
         let max_steps = max_steps.unwrap_or(self.settings.max_steps).max(1) as i32;
-        let system = self.system_prompt(run, max_steps)?;
-        let tools: Vec<ToolDefinition> = self
+        // One request for the whole run: each turn lends it the conversation.
+        let mut request = MessageRequest::new(self.settings.max_tokens)
+            .system(self.system_prompt(run, max_steps)?);
+        request.tools = self
             .pipeline()?
             .specs()
             .map(|spec| {
@@ -276,16 +276,12 @@ impl Diagnoser {
                 self.runs.save(run).await?;
                 return Ok(());
             }
-            let mut request = MessageRequest::new(self.settings.max_tokens).system(system.clone());
-            for tool in &tools {
-                request = request.tool(tool.clone());
-            }
-            for message in &run.messages {
-                request = request.message(message.clone());
-            }
             let started = Instant::now();
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let response = match tokio::time::timeout(remaining, claude.send(&request)).await {
+            request.messages = std::mem::take(&mut run.messages);
+            let sent = tokio::time::timeout(remaining, claude.send(&request)).await;
+            run.messages = std::mem::take(&mut request.messages);
+            let response = match sent {
                 Ok(Ok(response)) => response,
                 Ok(Err(error)) => return self.fall_back(caller, run, &error, progress).await,
                 Err(_) => {

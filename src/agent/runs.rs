@@ -144,7 +144,9 @@ impl RunStore {
         Self { pool }
     }
 
-    /// Creates a run and returns its id (`run_` + 16 hex digits).
+    /// Creates a running run whose conversation starts with `first`; its id is `run_` + 16
+    /// hex digits.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create(
         &self,
         table: &str,
@@ -153,23 +155,44 @@ impl RunStore {
         path: &str,
         path_note: Option<&str>,
         as_of: Option<&str>,
-    ) -> Result<String, RunError> {
-        let id = format!("run_{:016x}", rand::rng().random::<u64>());
+        first: InputMessage,
+    ) -> Result<Run, RunError> {
+        let run = Run {
+            id: format!("run_{:016x}", rand::rng().random::<u64>()),
+            table: table.into(),
+            description: description.into(),
+            principal: human.id.clone(),
+            groups: human.groups.clone(),
+            state: RunState::Running,
+            path: path.into(),
+            path_note: path_note.map(Into::into),
+            model: None,
+            messages: vec![first],
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            steps: 0,
+            attempts: Vec::new(),
+            report: None,
+            as_of: as_of.map(Into::into),
+        };
         sqlx::query(
             "INSERT INTO steward.agent_runs (id, table_name, description, principal, groups, \
-             state, path, path_note, as_of) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)",
+             state, path, path_note, as_of, messages) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(&id)
-        .bind(table)
-        .bind(description)
-        .bind(&human.id)
-        .bind(&human.groups)
-        .bind(path)
-        .bind(path_note)
-        .bind(as_of)
+        .bind(&run.id)
+        .bind(&run.table)
+        .bind(&run.description)
+        .bind(&run.principal)
+        .bind(&run.groups)
+        .bind(run.state.as_str())
+        .bind(&run.path)
+        .bind(&run.path_note)
+        .bind(&run.as_of)
+        .bind(sqlx::types::Json(&run.messages))
         .execute(&self.pool)
         .await?;
-        Ok(id)
+        Ok(run)
     }
 
     pub async fn load(&self, id: &str) -> Result<Run, RunError> {
@@ -214,8 +237,8 @@ impl RunStore {
         .bind(&run.path)
         .bind(&run.path_note)
         .bind(&run.model)
-        .bind(sqlx::types::Json(serde_json::to_value(&run.messages)?))
-        .bind(sqlx::types::Json(serde_json::to_value(run.usage)?))
+        .bind(sqlx::types::Json(&run.messages))
+        .bind(sqlx::types::Json(run.usage))
         .bind(run.cost_usd)
         .bind(run.steps)
         .bind(sqlx::types::Json(&run.attempts))
