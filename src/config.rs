@@ -277,18 +277,7 @@ impl Config {
     /// Loads `path` (if any) overlaid with `STEWARD_*__*` variables from `env`.
     pub fn load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let (mut document, source) = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                let document: toml::Table =
-                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                        origin: path.display().to_string(),
-                        message: e.message().to_string(),
-                    })?;
-                (document, path.display().to_string())
-            }
+            Some(path) => (read_toml(path)?, path.display().to_string()),
             None => (
                 toml::Table::new(),
                 "environment only (no config file)".to_string(),
@@ -327,15 +316,20 @@ impl Config {
     }
 }
 
-fn read_checks_file(file: &Path) -> Result<Vec<RawCheck>, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-        path: file.to_path_buf(),
+/// A TOML file as a table; unreadable or invalid files are named.
+fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
         source,
     })?;
-    let document: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        origin: file.display().to_string(),
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        origin: path.display().to_string(),
         message: e.message().to_string(),
-    })?;
+    })
+}
+
+fn read_checks_file(file: &Path) -> Result<Vec<RawCheck>, ConfigError> {
+    let document = read_toml(file)?;
     let parsed: RawChecksFile = serde_path_to_error::deserialize(toml::Value::Table(document))
         .map_err(|e| ConfigError::Invalid {
             origin: file.display().to_string(),
