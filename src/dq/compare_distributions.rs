@@ -66,19 +66,9 @@ impl CompareDistributions {
             }
             return Ok(None);
         };
-        let parse = |value: &Option<String>, name: &str, default: i64| {
-            value
-                .as_deref()
-                .map(time::parse)
-                .transpose()
-                .map(|v| v.unwrap_or(default))
-                .map_err(|e| invalid(format!("{name}: {e}")))
-        };
-        let start = parse(&p.start, "start", i64::MIN / 2)?;
-        let end = parse(&p.end, "end", i64::MAX / 2)?;
-        if start >= end {
-            return Err(invalid("start must be before end".into()));
-        }
+        let (start, end) =
+            time::parse_range(p.start.as_deref(), p.end.as_deref(), ("start", "end"))
+                .map_err(invalid)?;
         Ok(Some(TimeWindow {
             column: column.clone(),
             start,

@@ -86,22 +86,9 @@ impl ProfileColumn {
             (None, None, None) => Ok(None),
             (None, _, _) => Err(invalid("since/until need a time_column".into())),
             (Some(_), since, until) => {
-                let since = since
-                    .as_deref()
-                    .map(time::parse)
-                    .transpose()
-                    .map_err(|e| invalid(format!("since: {e}")))?
-                    .unwrap_or(i64::MIN / 2);
-                let until = until
-                    .as_deref()
-                    .map(time::parse)
-                    .transpose()
-                    .map_err(|e| invalid(format!("until: {e}")))?
-                    .unwrap_or(i64::MAX / 2);
-                if since >= until {
-                    return Err(invalid("since must be before until".into()));
-                }
-                Ok(Some((since, until)))
+                time::parse_range(since.as_deref(), until.as_deref(), ("since", "until"))
+                    .map(Some)
+                    .map_err(invalid)
             }
         }
     }

@@ -15,6 +15,28 @@ pub fn now() -> i64 {
     Utc::now().timestamp()
 }
 
+/// `[start, end)` in Unix seconds from optional bounds called `names` in messages; a missing
+/// bound is open (far past, far future).
+pub fn parse_range(
+    start: Option<&str>,
+    end: Option<&str>,
+    names: (&str, &str),
+) -> Result<(i64, i64), String> {
+    let bound = |value: Option<&str>, name: &str, open: i64| {
+        value
+            .map(parse)
+            .transpose()
+            .map(|v| v.unwrap_or(open))
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    let from = bound(start, names.0, i64::MIN / 2)?;
+    let to = bound(end, names.1, i64::MAX / 2)?;
+    if from >= to {
+        return Err(format!("{} must be before {}", names.0, names.1));
+    }
+    Ok((from, to))
+}
+
 /// Parses an RFC 3339 instant, a date (midnight UTC) or "now".
 pub fn parse(text: &str) -> Result<i64, String> {
     let text = text.trim();
