@@ -448,9 +448,10 @@ fn tool(db: &TestDb, name: &str) -> Arc<dyn Tool> {
         "profile_column" => steward_tools::tool::register(
             steward::dq::profile_column::ProfileColumn::new(aggregates),
         ),
-        _ => steward_tools::tool::register(
+        "compare_distributions" => steward_tools::tool::register(
             steward::dq::compare_distributions::CompareDistributions::new(aggregates),
         ),
+        other => panic!("no tool {other:?} in these tests"),
     };
     tool
 }
