@@ -548,15 +548,12 @@ async fn bad_files_are_named_and_a_failed_document_keeps_its_previous_version() 
 }
 
 fn steward(db: &TestDb, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(steward_bin());
-    command
+    let out = Command::new(steward_bin())
         .args(args)
         .env_clear()
-        .env("STEWARD_DATABASE_URL", &db.url);
-    for var in MODEL_VARS {
-        command.env(var, std::env::var(var).unwrap());
-    }
-    let out = command.output().unwrap();
+        .envs(env_with_model(db))
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
